@@ -1,0 +1,40 @@
+"""Exceptions of the collector.
+
+CollectorError             base of everything the collector raises
+├── SettingsError          unsafe or unknown settings (names the key and a fix)
+├── StoreError             the database (SQLAlchemy errors converted where they enter)
+├── IngestRefused          an envelope refused as a whole (status, code, bilingual words)
+└── EnrolmentError         a token that is unknown, used or expired; a revoked agent
+"""
+
+from __future__ import annotations
+
+
+class CollectorError(Exception):
+    """Base of every error the collector raises."""
+
+
+class SettingsError(CollectorError):
+    """The collector's settings are invalid or unsafe."""
+
+
+class StoreError(CollectorError):
+    """The store could not be read or written."""
+
+
+class IngestRefused(CollectorError):
+    """An envelope refused as a whole, with an HTTP status and bilingual words."""
+
+    def __init__(
+        self, status: int, code: str, message_zh: str, message_en: str, hint: str = ""
+    ) -> None:
+        super().__init__(f"{code}: {message_en}")
+        self.status = status
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.hint = hint
+
+
+class EnrolmentError(CollectorError):
+    """Enrolment could not be completed."""

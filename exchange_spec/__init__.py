@@ -1,0 +1,40 @@
+"""The city data-exchange spec (数据交换规范) as data: schemas, code tables, rules.
+
+This package is the only contract between the agent and the collector.
+Public API (pinned by tests/exchange_spec/test_public_api.py):
+
+- :func:`validate_record` – every problem of one record (empty list when valid)
+- :func:`is_valid` – fast yes/no for the hot path
+- :func:`content_hash`, :func:`canonical_bytes` – RFC 8785 + SHA-256
+- :func:`business_key`, :func:`version`, :func:`event_time` – record identity
+- :mod:`exchange_spec.protocol` – signed envelopes between agent and collector
+"""
+
+from .__version__ import __version__
+from .canonical import canonical_bytes, content_hash
+from .errors import SpecError
+from .records import (
+    CASE_TYPES,
+    RECORD_TYPES,
+    SPEC_VERSION,
+    business_key,
+    event_time,
+    version,
+)
+from .validate import Problem, is_valid, validate_record
+
+__all__ = [
+    "CASE_TYPES",
+    "RECORD_TYPES",
+    "SPEC_VERSION",
+    "Problem",
+    "SpecError",
+    "__version__",
+    "business_key",
+    "canonical_bytes",
+    "content_hash",
+    "event_time",
+    "is_valid",
+    "validate_record",
+    "version",
+]

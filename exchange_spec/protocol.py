@@ -1,0 +1,210 @@
+"""The agent-to-collector transport protocol (version 1).
+
+Records travel inside signed envelopes. Transport data (agent id, sequence numbers,
+nonces, signatures) is never part of a record; it lives in the envelope's manifest.
+
+Batch (POST /api/v1/batches, JSON, usually gzip-encoded)::
+
+    {"manifest": {"protocol": "esup/1", "kind": "batch", "agent_id": "...",
+                  "seq_first": 101, "seq_last": 150,
+                  "items": [[101, "<sha256 of record>"], ...],
+                  "created_at": "2026-11-30T08:00:00+00:00", "nonce": "<32 hex>"},
+     "signature": "<base64 Ed25519 over signing_bytes(manifest)>",
+     "records": [{"seq": 101, "record": {...spec record...}}, ...]}
+
+Each send attempt gets a fresh nonce, created_at and signature (a signature must not expire
+while a batch waits out an outage); the record hashes are the ones computed at capture.
+
+Receipt (the collector's answer, signed with the collector's key)::
+
+    {"receipt": {"protocol": "esup/1", "kind": "receipt", "agent_id": "...",
+                 "manifest_hash": "<sha256 of canonical manifest>",
+                 "covered": [[101, 150]],          # every seq the collector now holds
+                 "rejected": [{"seq": 120, "code": "...", "path": "...",
+                               "message_zh": "...", "message_en": "..."}],
+                 "received_at": "...", "key_id": "<collector key id>"},
+     "signature": "<base64 Ed25519 over signing_bytes(receipt)>"}
+
+A seq is delivered only when a verified receipt covers it; rejected seqs are covered too (the
+collector keeps them with their reason) and the agent keeps them as rejected, not resent.
+
+Other envelopes use the same manifest frame with another ``kind``: ``heartbeat`` (body in
+``heartbeat``, its hash in ``body_hash``), ``snapshot`` (metadata in ``snapshot``, image
+hash in ``body_hash``) and ``rotate`` (``new_public_key``, signed with the current key).
+
+Errors for a whole envelope are HTTP 4xx with :func:`error_body`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from .canonical import canonical_bytes
+from .errors import BadSignature, ProtocolError
+
+PROTOCOL = "esup/1"
+KINDS = ("batch", "heartbeat", "snapshot", "rotate", "receipt")
+#: Default tolerated difference between the signer's and the verifier's clocks.
+DEFAULT_SKEW_SECONDS = 300
+
+
+def new_nonce() -> str:
+    """Return 128 random bits as hex: unique per send attempt."""
+    return secrets.token_hex(16)
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def key_id(public_key_raw: bytes) -> str:
+    """Short, stable fingerprint of a raw 32-byte Ed25519 public key (16 hex chars)."""
+    return hashlib.sha256(public_key_raw).hexdigest()[:16]
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def unb64(text: str, what: str) -> bytes:
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise ProtocolError(f"{what} is not valid base64") from exc
+
+
+def signing_bytes(frame: Mapping[str, Any]) -> bytes:
+    """Bytes that are signed: a domain prefix naming protocol and kind, then RFC 8785 JSON."""
+    kind = frame.get("kind")
+    if kind not in KINDS:
+        raise ProtocolError(f"unknown envelope kind {kind!r}; expected one of {', '.join(KINDS)}")
+    return f"esupervision {PROTOCOL} {kind}\n".encode() + canonical_bytes(frame)
+
+
+def frame_hash(frame: Mapping[str, Any]) -> str:
+    return hashlib.sha256(canonical_bytes(frame)).hexdigest()
+
+
+def batch_manifest(
+    agent_id: str,
+    items: Sequence[tuple[int, str]],
+    *,
+    created_at: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, Any]:
+    """Build a batch manifest from (seq, content hash) pairs, in ascending seq order."""
+    if not items:
+        raise ProtocolError("a batch needs at least one record")
+    seqs = [s for s, _ in items]
+    return {
+        "protocol": PROTOCOL,
+        "kind": "batch",
+        "agent_id": agent_id,
+        "seq_first": min(seqs),
+        "seq_last": max(seqs),
+        "items": [[int(s), str(h)] for s, h in items],
+        "created_at": created_at or utc_now_iso(),
+        "nonce": nonce or new_nonce(),
+    }
+
+
+def body_manifest(kind: str, agent_id: str, body_hash: str, **extra: Any) -> dict[str, Any]:
+    """Manifest for a heartbeat, snapshot or rotate envelope."""
+    frame = {
+        "protocol": PROTOCOL,
+        "kind": kind,
+        "agent_id": agent_id,
+        "body_hash": body_hash,
+        "created_at": utc_now_iso(),
+        "nonce": new_nonce(),
+    }
+    frame.update(extra)
+    signing_bytes(frame)  # rejects an unknown kind early
+    return frame
+
+
+def sign(private_key: Any, frame: Mapping[str, Any]) -> str:
+    """Sign a manifest or receipt with an Ed25519 private key; returns base64."""
+    return b64(private_key.sign(signing_bytes(frame)))
+
+
+def verify(public_key_raw: bytes, frame: Mapping[str, Any], signature_b64: str) -> None:
+    """Raise BadSignature unless ``signature_b64`` signs ``frame`` with this key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    signature = unb64(signature_b64, "signature")
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key_raw).verify(signature, signing_bytes(frame))
+    except (InvalidSignature, ValueError) as exc:
+        raise BadSignature(
+            f"signature of the {frame.get('kind')} does not verify with key "
+            f"{key_id(public_key_raw)}"
+        ) from exc
+
+
+def parse_time(text: str, what: str) -> datetime:
+    try:
+        when = datetime.fromisoformat(text)
+    except (TypeError, ValueError) as exc:
+        raise ProtocolError(f"{what} is not an ISO 8601 time: {text!r}") from exc
+    if when.tzinfo is None:
+        raise ProtocolError(f"{what} has no time zone offset: {text!r}")
+    return when
+
+
+def check_fresh(frame: Mapping[str, Any], now: datetime, skew_seconds: int) -> None:
+    """Raise ProtocolError when created_at is further than ``skew_seconds`` from ``now``."""
+    created = parse_time(str(frame.get("created_at")), "created_at")
+    drift = abs((now - created).total_seconds())
+    if drift > skew_seconds:
+        raise ProtocolError(
+            f"created_at {created.isoformat()} is {drift:.0f} s away from the receiver's "
+            f"clock (allowed {skew_seconds} s)"
+        )
+
+
+def ranges(seqs: Iterable[int]) -> list[list[int]]:
+    """Collapse sequence numbers into sorted inclusive [first, last] ranges."""
+    out: list[list[int]] = []
+    for s in sorted(set(seqs)):
+        if out and s == out[-1][1] + 1:
+            out[-1][1] = s
+        else:
+            out.append([s, s])
+    return out
+
+
+def covered(ranges_: Iterable[Sequence[int]]) -> set[int]:
+    """Expand [first, last] ranges back into the set of sequence numbers."""
+    return {s for first, last in ranges_ for s in range(int(first), int(last) + 1)}
+
+
+def receipt(
+    agent_id: str,
+    manifest: Mapping[str, Any],
+    covered_seqs: Iterable[int],
+    rejected: Sequence[Mapping[str, Any]],
+    collector_key_id: str,
+) -> dict[str, Any]:
+    """The collector's receipt for one batch (to be signed with :func:`sign`)."""
+    return {
+        "protocol": PROTOCOL,
+        "kind": "receipt",
+        "agent_id": agent_id,
+        "manifest_hash": frame_hash(manifest),
+        "covered": ranges(covered_seqs),
+        "rejected": [dict(r) for r in rejected],
+        "received_at": utc_now_iso(),
+        "key_id": collector_key_id,
+    }
+
+
+def error_body(code: str, message_zh: str, message_en: str, hint: str = "") -> dict[str, Any]:
+    """JSON body of a refused envelope: a stable code and words for department IT."""
+    return {"error": code, "message_zh": message_zh, "message_en": message_en, "hint": hint}

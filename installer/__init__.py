@@ -1,0 +1,1 @@
+"""Install, demo and service helpers for esupervision."""
