@@ -1,0 +1,471 @@
+"""Reading a legacy database over ODBC: incremental, streamed, with the database's own clock.
+
+Three read modes (``TableSettings.mode``):
+
+``timestamp``
+    Rows ordered by (timestamp, key). A poll reads ``ts <= upper`` where ``upper`` is the
+    *database's* now minus ``delay_seconds``, starting ``reread_seconds`` behind the saved
+    cursor. The delay covers transactions that commit up to ``delay_seconds`` after the time
+    they wrote; the re-read window catches those committing up to ``delay_seconds +
+    reread_seconds`` late (re-read rows are deduplicated by content in the outbox). With
+    ``reread_seconds = 0`` the classic resume predicate
+    ``(ts = :cts AND key > :ckey) OR ts > :cts`` is used, so rows sharing one timestamp
+    across a chunk boundary or a restart are all read either way.
+``key``
+    An increasing integer key: ``key > :ckey ORDER BY key``.
+``snapshot``
+    The whole table on every poll (small catalogue tables).
+
+Chunks hold at most ``fetch_size`` rows (``fetchmany``); the cursor in each chunk is the
+position after its last row and is JSON-serialisable (ISO 8601 times with the source's
+offset). ``pyodbc.Error`` becomes ``SourceError`` here, with a message saying what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from types import TracebackType
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyodbc
+
+from agent.errors import SourceError
+
+from .settings import SourceSettings, TableSettings
+
+# Name of the extra column carrying the normalised timestamp on SQLite (stripped from rows).
+_TS_ALIAS = "esup_cursor_ts__"
+_SQLITE_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+@dataclass
+class Chunk:
+    """Up to ``fetch_size`` rows and the read position after the last of them."""
+
+    rows: list[dict[str, Any]]  # column name -> value, as the driver returns them
+    cursor: dict[str, Any]  # JSON-serialisable position after the chunk's last row
+
+
+@dataclass(frozen=True)
+class _Dialect:
+    """What differs between database systems, decided from SQL_DBMS_NAME."""
+
+    name: str  # "sqlite" | "postgresql" | "mariadb" | "sqlserver" | "other"
+    quote: str
+    now_sql: str
+    now_is_epoch: bool  # now_sql returns seconds since 1970 (else a naive local time)
+
+    @property
+    def text_times(self) -> bool:
+        # SQLite stores times as text: compare normalised 'YYYY-MM-DD HH:MM:SS' strings.
+        return self.name == "sqlite"
+
+
+def _dialect_for(dbms: str, quote: str) -> _Dialect:
+    lowered = dbms.lower()
+    quote = quote.strip()
+    # "Now" as epoch seconds, so a server or session time zone other than the source's
+    # cannot shift the upper bound.
+    if "sqlite" in lowered:
+        return _Dialect("sqlite", quote, "SELECT (julianday('now') - 2440587.5) * 86400.0", True)
+    if "postgres" in lowered:
+        return _Dialect("postgresql", quote, "SELECT EXTRACT(EPOCH FROM CURRENT_TIMESTAMP)", True)
+    if "mariadb" in lowered or "mysql" in lowered:
+        return _Dialect("mariadb", quote or "`", "SELECT UNIX_TIMESTAMP(NOW(6))", True)
+    if "sql server" in lowered:
+        return _Dialect(
+            "sqlserver",
+            quote,
+            "SELECT DATEDIFF_BIG(millisecond, '1970-01-01', SYSUTCDATETIME()) / 1000.0",
+            True,
+        )
+    if "oracle" in lowered:
+        return _Dialect("other", quote, "SELECT LOCALTIMESTAMP FROM DUAL", False)
+    return _Dialect("other", quote, "SELECT CURRENT_TIMESTAMP", False)
+
+
+def _explain(exc: pyodbc.Error) -> tuple[str, str]:
+    """(what failed, how to fix it) for a pyodbc error, from its SQLSTATE and text."""
+    state = str(exc.args[0]) if exc.args else ""
+    text = str(exc.args[-1]) if exc.args else str(exc)
+    low = text.lower()
+    if state == "IM002" or "data source name not found" in low or "can't open lib" in low:
+        return (
+            "the ODBC driver or DSN was not found / 找不到 ODBC 驱动或数据源(DSN)",
+            "check the Driver={...} name against the drivers listed in /etc/odbcinst.ini "
+            "(odbcinst -q -d), or the DSN against /etc/odbc.ini / "
+            "请核对连接串中的驱动名称是否与 /etc/odbcinst.ini 中列出的一致",
+        )
+    if state in ("42S02", "42P01") or "no such table" in low or "doesn't exist" in low:
+        return (
+            "a table was not found / 找不到数据表",
+            "check the table name (and schema) under [[sources.tables]] in the agent config / "
+            "请核对配置中 tables 的表名(及模式名)",
+        )
+    if state in ("42S22", "42703") or "no such column" in low or "unknown column" in low:
+        return (
+            "a column was not found / 找不到数据列",
+            "check timestamp_column and key_column in the agent config against the table "
+            "(names are case-sensitive when quoted) / 请核对配置中的 timestamp_column、"
+            "key_column 列名(区分大小写)",
+        )
+    if state.startswith("08") or state == "HYT00" or "connect" in low:
+        return (
+            "cannot connect to the database / 无法连接数据库",
+            "check the server address, port, database name, user and password in the "
+            "connection string, and that the database server is running / "
+            "请检查连接串中的地址、端口、库名、用户名和密码,以及数据库服务是否运行",
+        )
+    if state.startswith("28"):
+        return (
+            "the database refused the login / 数据库拒绝登录",
+            "check the user and password in the connection string / 请检查用户名和密码",
+        )
+    return (
+        "the database reported an error / 数据库返回错误",
+        "check the connection string and the table settings in the agent config / "
+        "请检查连接串和表配置",
+    )
+
+
+def _redact(connection: str) -> str:
+    """The connection string without its password, for messages and logs."""
+    return re.sub(r"(?i)(pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)", r"\1=***", connection)
+
+
+class OdbcSource:
+    """One legacy database. Use as a context manager or call ``open``/``close``."""
+
+    def __init__(self, settings: SourceSettings) -> None:
+        self.settings = settings
+        self.zone = ZoneInfo(settings.timezone)
+        self._conn: pyodbc.Connection | None = None
+        self._dialect: _Dialect | None = None
+
+    # -- connection -----------------------------------------------------------------------
+
+    def _fail(self, exc: pyodbc.Error, doing: str) -> SourceError:
+        what, fix = _explain(exc)
+        detail = str(exc.args[-1]) if exc.args else str(exc)
+        return SourceError(
+            f"source {self.settings.name!r}: {what} while {doing}. How to fix: {fix}. "
+            f"(connection: {_redact(self.settings.connection)}; driver said: {detail})"
+        )
+
+    def open(self) -> None:
+        if self._conn is not None:
+            return
+        try:
+            # autocommit: every poll sees what is committed now, and no read holds a
+            # transaction open on the legacy database.
+            conn = pyodbc.connect(self.settings.connection, autocommit=True, timeout=15)
+        except pyodbc.Error as exc:
+            raise self._fail(exc, "connecting") from exc
+        try:
+            if self.settings.encoding:
+                # Narrow (SQL_CHAR) text from ANSI drivers arrives in the legacy encoding;
+                # wide text stays UTF-16 as ODBC defines it.
+                conn.setdecoding(pyodbc.SQL_CHAR, encoding=self.settings.encoding)
+                conn.setencoding(encoding=self.settings.encoding)
+            dbms = str(conn.getinfo(pyodbc.SQL_DBMS_NAME) or "")
+            quote = str(conn.getinfo(pyodbc.SQL_IDENTIFIER_QUOTE_CHAR) or "")
+        except pyodbc.Error as exc:
+            conn.close()
+            raise self._fail(exc, "reading the driver's capabilities") from exc
+        self._conn = conn
+        self._dialect = _dialect_for(dbms, quote)
+
+    def close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except pyodbc.Error:
+                pass  # closing a broken connection: nothing left to release
+
+    def __enter__(self) -> OdbcSource:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def dialect(self) -> str:
+        """ "sqlite", "postgresql", "mariadb", "sqlserver" or "other"."""
+        return self._require()[1].name
+
+    def _require(self) -> tuple[pyodbc.Connection, _Dialect]:
+        if self._conn is None or self._dialect is None:
+            self.open()
+        assert self._conn is not None and self._dialect is not None
+        return self._conn, self._dialect
+
+    # -- time -----------------------------------------------------------------------------
+
+    def database_now(self) -> datetime:
+        """The database's own now, tz-aware in the source's zone."""
+        conn, dialect = self._require()
+        try:
+            value = conn.cursor().execute(dialect.now_sql).fetchone()[0]
+        except pyodbc.Error as exc:
+            raise self._fail(exc, "asking the database for its time") from exc
+        if dialect.now_is_epoch:
+            return datetime.fromtimestamp(float(value), tz=UTC).astimezone(self.zone)
+        return self._aware(value)
+
+    def _local(self, moment: datetime) -> datetime:
+        """A time as the legacy database stores it: naive local time of the source's zone."""
+        if moment.tzinfo is None:
+            return moment
+        return moment.astimezone(self.zone).replace(tzinfo=None)
+
+    def _bind_time(self, moment: datetime) -> Any:
+        local = self._local(moment).replace(microsecond=0)
+        return local.strftime(_SQLITE_TIME) if self._require()[1].text_times else local
+
+    def _aware(self, value: Any) -> datetime:
+        if isinstance(value, str):
+            value = datetime.fromisoformat(value)
+        elif isinstance(value, date) and not isinstance(value, datetime):
+            value = datetime(value.year, value.month, value.day)
+        if not isinstance(value, datetime):
+            raise SourceError(
+                f"source {self.settings.name!r}: the timestamp column holds {value!r}, which is "
+                "not a date or time; set timestamp_column to a DATE/DATETIME column / "
+                "timestamp_column 必须是日期或时间类型的列"
+            )
+        if value.tzinfo is None:
+            return value.replace(tzinfo=self.zone)
+        return value.astimezone(self.zone)
+
+    # -- SQL building ---------------------------------------------------------------------
+
+    def quote(self, name: str) -> str:
+        """Quote an identifier (``schema.table`` quoted part by part) with the driver's char."""
+        q = self._require()[1].quote
+        if not q:
+            return name
+        return ".".join(q + part.replace(q, q + q) + q for part in name.split("."))
+
+    def _column(self, name: str) -> str:
+        return "q." + self.quote(name)
+
+    def _from(self, table: TableSettings) -> str:
+        if table.query:
+            return f"({table.query}) q"
+        assert table.table is not None
+        return f"{self.quote(table.table)} q"
+
+    def _ts_expr(self, table: TableSettings) -> str:
+        if table.timestamp_column is None:
+            raise SourceError(
+                f"source {self.settings.name!r}, table {table.label}: timestamp_column is not "
+                "set / 未设置 timestamp_column"
+            )
+        column = self._column(table.timestamp_column)
+        return f"datetime({column})" if self._require()[1].text_times else column
+
+    def _select(self, table: TableSettings) -> str:
+        if table.mode == "timestamp" and self._require()[1].text_times:
+            return f"SELECT q.*, {self._ts_expr(table)} AS {self.quote(_TS_ALIAS)} FROM "
+        return "SELECT q.* FROM "
+
+    def _order(self, table: TableSettings, descending: bool = False) -> str:
+        direction = " DESC" if descending else ""
+        key = self._column(table.key_column) + direction
+        if table.mode == "timestamp":
+            return f" ORDER BY {self._ts_expr(table)}{direction}, {key}"
+        if table.mode == "key":
+            return f" ORDER BY {key}"
+        return ""
+
+    # -- reading --------------------------------------------------------------------------
+
+    def read(self, table: TableSettings, cursor: dict[str, Any] | None) -> Iterator[Chunk]:
+        """Rows after ``cursor`` (None: from the start) up to the database's now minus delay."""
+        if table.mode == "snapshot":
+            stamp = {"snapshot_at": self.database_now().isoformat()}
+            yield from self._stream(table, self._select(table) + self._from(table), [], stamp)
+            return
+        if table.mode == "key":
+            where, params = "", []
+            if cursor and cursor.get("key") is not None:
+                where, params = f" WHERE {self._column(table.key_column)} > ?", [cursor["key"]]
+            sql = self._select(table) + self._from(table) + where + self._order(table)
+            yield from self._stream(table, sql, params, cursor)
+            return
+        ts = self._ts_expr(table)
+        key = self._column(table.key_column)
+        upper = self.database_now() - timedelta(seconds=table.delay_seconds)
+        clauses, params = [f"{ts} <= ?"], [self._bind_time(upper)]
+        if cursor and cursor.get("ts"):
+            cts = self._aware(cursor["ts"])
+            if table.reread_seconds > 0:
+                clauses.append(f"{ts} >= ?")
+                params.append(self._bind_time(cts - timedelta(seconds=table.reread_seconds)))
+            else:
+                clauses.append(f"(({ts} = ? AND {key} > ?) OR {ts} > ?)")
+                params += [self._bind_time(cts), cursor.get("key"), self._bind_time(cts)]
+        sql = (
+            self._select(table) + self._from(table) + " WHERE " + " AND ".join(clauses)
+        ) + self._order(table)
+        yield from self._stream(table, sql, params, cursor)
+
+    def read_range(
+        self,
+        table: TableSettings,
+        start: datetime | int | None,
+        end: datetime | int | None,
+    ) -> Iterator[Chunk]:
+        """Backfill: rows with ``start <= ts < end`` (timestamp mode), ``start <= key < end``
+        (key mode: integers), or the whole table (snapshot mode). No delay is applied."""
+        where, params = self._range(table, start, end)
+        sql = self._select(table) + self._from(table) + where + self._order(table)
+        yield from self._stream(table, sql, params, None)
+
+    def count(
+        self,
+        table: TableSettings,
+        start: datetime | int | None = None,
+        end: datetime | int | None = None,
+    ) -> int | None:
+        """How many rows ``read_range`` with the same bounds would yield (progress bars)."""
+        where, params = self._range(table, start, end)
+        sql = "SELECT COUNT(*) FROM " + self._from(table) + where
+        conn, _ = self._require()
+        try:
+            row = conn.cursor().execute(sql, params).fetchone()
+        except pyodbc.Error as exc:
+            raise self._fail(exc, f"counting rows of {table.label}") from exc
+        return int(row[0]) if row is not None else None
+
+    def sample(self, table: TableSettings, n: int) -> list[dict[str, Any]]:
+        """Up to ``n`` of the most recent rows (for ``esup-agent check``)."""
+        sql = self._select(table) + self._from(table) + self._order(table, descending=True)
+        conn, _ = self._require()
+        try:
+            cur = conn.cursor().execute(sql)
+            names = [d[0] for d in cur.description]
+            rows = [self._row(names, r) for r in cur.fetchmany(n)]
+            cur.close()
+        except pyodbc.Error as exc:
+            raise self._fail(exc, f"reading a sample of {table.label}") from exc
+        return rows
+
+    def _range(
+        self, table: TableSettings, start: datetime | int | None, end: datetime | int | None
+    ) -> tuple[str, list[Any]]:
+        if table.mode == "snapshot":
+            return "", []
+        clauses: list[str] = []
+        params: list[Any] = []
+        if table.mode == "key":
+            column = self._column(table.key_column)
+            for bound, op in ((start, ">="), (end, "<")):
+                if bound is not None:
+                    if isinstance(bound, datetime):
+                        raise SourceError(
+                            f"table {table.label} is read by key: give a key range, not times / "
+                            "该表按主键读取,请给出主键范围而不是时间"
+                        )
+                    clauses.append(f"{column} {op} ?")
+                    params.append(int(bound))
+        else:
+            ts = self._ts_expr(table)
+            for bound, op in ((start, ">="), (end, "<")):
+                if bound is not None:
+                    if not isinstance(bound, datetime):
+                        raise SourceError(
+                            f"table {table.label} is read by timestamp: give times, not keys / "
+                            "该表按时间戳读取,请给出时间范围"
+                        )
+                    clauses.append(f"{ts} {op} ?")
+                    params.append(self._bind_time(bound))
+        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+
+    def _row(self, names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
+        row = dict(zip(names, values, strict=True))
+        row.pop(_TS_ALIAS, None)
+        return row
+
+    def _position(
+        self, table: TableSettings, names: Sequence[str], values: Sequence[Any]
+    ) -> dict[str, Any]:
+        by_name = dict(zip(names, values, strict=True))
+
+        def pick(column: str) -> Any:
+            if column in by_name:
+                return by_name[column]
+            for name, value in by_name.items():  # drivers may fold the case of names
+                if name.lower() == column.lower():
+                    return value
+            raise SourceError(
+                f"source {self.settings.name!r}, table {table.label}: column {column!r} is not "
+                "in the result; check timestamp_column/key_column / 结果中没有该列"
+            )
+
+        key = pick(table.key_column)
+        key = int(key) if hasattr(key, "as_integer_ratio") and not isinstance(key, float) else key
+        if table.mode == "key":
+            return {"key": key}
+        raw = by_name[_TS_ALIAS] if _TS_ALIAS in by_name else pick(table.timestamp_column or "")
+        return {"ts": self._aware(raw).isoformat(), "key": key}
+
+    @staticmethod
+    def _after(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+        """The later of two positions: re-read rows must not move the cursor back."""
+        if not old:
+            return new
+        if "ts" in new:
+            if not old.get("ts"):
+                return new
+            old_pos = (datetime.fromisoformat(old["ts"]), old.get("key"))
+            new_pos = (datetime.fromisoformat(new["ts"]), new.get("key"))
+            try:
+                return new if new_pos > old_pos else old
+            except TypeError:  # keys of different types: compare the times only
+                return new if new_pos[0] > old_pos[0] else old
+        try:
+            return new if new["key"] > old.get("key") else old
+        except TypeError:
+            return new
+
+    def _stream(
+        self, table: TableSettings, sql: str, params: list[Any], start: dict[str, Any] | None
+    ) -> Iterator[Chunk]:
+        conn, _ = self._require()
+        position = dict(start) if start else {}
+        doing = f"reading {table.label}"
+        try:
+            cur = conn.cursor()
+            cur.execute(sql, params)
+            names = [d[0] for d in cur.description]
+        except pyodbc.Error as exc:
+            raise self._fail(exc, doing) from exc
+        try:
+            while True:
+                try:
+                    batch = cur.fetchmany(self.settings.fetch_size)
+                except pyodbc.Error as exc:
+                    raise self._fail(exc, doing) from exc
+                if not batch:
+                    break
+                rows = [self._row(names, r) for r in batch]
+                if table.mode != "snapshot":
+                    position = self._after(position, self._position(table, names, batch[-1]))
+                yield Chunk(rows=rows, cursor=dict(position))
+        finally:
+            try:
+                cur.close()
+            except pyodbc.Error:
+                pass  # the statement is finished either way
