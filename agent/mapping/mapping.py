@@ -1,0 +1,230 @@
+"""The mapping of one source: legacy rows in, spec records (or the reason why not) out."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping as AnyMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from agent.errors import ConfigError
+from exchange_spec.records import CASE_TYPES, RECORD_TYPES, SPEC_VERSION
+from exchange_spec.validate import validate_record
+
+from . import file_checks as check
+from . import spec_catalogue
+from .exclusion import Exclusion, compile_exclusions
+from .field_rules import Context, FieldRule, compile_rule
+from .values import DEFAULT_PLACEHOLDERS, ValueProblem, clean
+
+TOP_KEYS = ("spec", "timezone", "placeholders", "constants", "exclude", "types")
+TYPE_KEYS = ("fields", "constants", "exclude")
+
+
+@dataclass(frozen=True)
+class MapResult:
+    """What became of one legacy row."""
+
+    status: str  # "ok" | "excluded" | "invalid"
+    record: dict[str, Any] | None  # the spec record (partial when invalid, None when excluded)
+    problems: list[dict[str, str]] = field(default_factory=list)
+    reason: str = ""  # why excluded
+
+
+@dataclass(frozen=True)
+class _TypeRules:
+    fields: dict[str, FieldRule]
+    constants: dict[str, Any]
+    exclusions: tuple[Exclusion, ...]
+
+
+def _problem(
+    code: str, path: str, message_zh: str, message_en: str, record_type: str
+) -> dict[str, str]:
+    return {
+        "code": code,
+        "path": path,
+        "message_zh": message_zh,
+        "message_en": message_en,
+        "record_type": record_type,
+    }
+
+
+class Mapping:
+    """Rules turning rows of a legacy database into spec records, read from a TOML file."""
+
+    def __init__(
+        self,
+        types: dict[str, _TypeRules],
+        exclusions: tuple[Exclusion, ...],
+        context: Context,
+        where: str,
+    ) -> None:
+        self._types = types
+        self._exclusions = exclusions
+        self._context = context
+        self.where = where
+
+    @classmethod
+    def load(cls, path: str | Path, *, hmac_key: bytes, timezone: str | None = None) -> Mapping:
+        """Read a mapping file. ``timezone`` (the source's) overrides the file's own."""
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(
+                f"{path}: cannot read the mapping file ({exc.strerror}); check the source's "
+                "'mapping' path in the agent config / 无法读取映射文件,请检查配置中的 mapping 路径"
+            ) from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"{path}: the mapping file is not UTF-8; save it as UTF-8 / 映射文件须为 UTF-8 编码"
+            ) from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc} / 映射文件不是合法的 TOML") from exc
+        return cls.from_dict(data, hmac_key=hmac_key, where=str(path), timezone=timezone)
+
+    @classmethod
+    def from_dict(
+        cls,
+        data: dict[str, Any],
+        *,
+        hmac_key: bytes,
+        where: str = "mapping",
+        timezone: str | None = None,
+    ) -> Mapping:
+        data = dict(check.table(data, where))
+        check.known_keys(data, TOP_KEYS, where)
+        if "spec" in data and str(data["spec"]) != SPEC_VERSION:
+            raise ConfigError(
+                f"{where}.spec: this agent speaks spec {SPEC_VERSION}, the file says "
+                f"{data['spec']!r} / 映射文件的规范版本与本程序不符"
+            )
+        zone_name = timezone or (
+            check.typed(data, "timezone", str, where) if "timezone" in data else "Asia/Shanghai"
+        )
+        try:
+            zone = ZoneInfo(zone_name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ConfigError(
+                f"{where}.timezone: unknown time zone {zone_name!r}; use e.g. 'Asia/Shanghai' "
+                "/ 未知时区"
+            ) from None
+        placeholders = frozenset(
+            check.string_list(data, "placeholders", where)
+            if "placeholders" in data
+            else DEFAULT_PLACEHOLDERS
+        )
+        constants = dict(check.table(data.get("constants", {}), f"{where}.constants"))
+        exclusions = compile_exclusions(data.get("exclude", []), f"{where}.exclude")
+        raw_types = check.table(data.get("types", {}), f"{where}.types")
+        if not raw_types:
+            raise ConfigError(
+                f"{where}.types: no record types are mapped; add e.g. [types.SL.fields] / "
+                "映射文件中没有任何记录类型"
+            )
+        types: dict[str, _TypeRules] = {}
+        for rtype, raw in raw_types.items():
+            at = f"{where}.types.{rtype}"
+            if rtype not in RECORD_TYPES:
+                raise ConfigError(
+                    f"{at}: unknown record type {rtype!r}; {check.hint(rtype, RECORD_TYPES)} / "
+                    "未知的记录类型"
+                )
+            raw = check.table(raw, at)
+            check.known_keys(raw, TYPE_KEYS, at)
+            type_constants = dict(check.table(raw.get("constants", {}), f"{at}.constants"))
+            raw_fields = check.table(raw.get("fields", {}), f"{at}.fields")
+            fields: dict[str, FieldRule] = {}
+            for name in [*constants, *type_constants, *raw_fields]:
+                cls._check_field_name(rtype, name, at)
+            for name, spec in raw_fields.items():
+                fields[name] = compile_rule(
+                    spec,
+                    f"{at}.fields.{name}",
+                    spec_catalogue.allowed_codes(rtype, name) if _has_codes(spec) else None,
+                )
+            types[rtype] = _TypeRules(
+                fields=fields,
+                constants=type_constants,
+                exclusions=compile_exclusions(raw.get("exclude", []), f"{at}.exclude"),
+            )
+        context = Context(
+            zone=zone, hmac_key=hmac_key, placeholders=placeholders, constants=constants
+        )
+        return cls(types, exclusions, context, where)
+
+    @staticmethod
+    def _check_field_name(rtype: str, name: str, where: str) -> None:
+        if spec_catalogue.has_field(rtype, name) is False:
+            raise ConfigError(
+                f"{where}.fields.{name}: the spec has no field {name!r} in {rtype} records; "
+                f"{check.hint(name, spec_catalogue.field_names(rtype))} / "
+                f"规范的 {rtype} 记录中没有字段 {name}".replace("; / ", " / ")
+            )
+
+    def record_types(self) -> list[str]:
+        return list(self._types)
+
+    def map_row(self, record_type: str, row: AnyMapping[str, Any]) -> MapResult:
+        """Map one legacy row. Pure: no I/O; never raises for a bad row."""
+        rules = self._types.get(record_type)
+        if rules is None:
+            problem = _problem(
+                "mapping.unknown_type",
+                "",
+                f"映射文件中没有 {record_type} 记录的规则;请添加 [types.{record_type}.fields]",
+                f"the mapping has no rules for {record_type} records; add "
+                f"[types.{record_type}.fields] to {self.where}",
+                record_type,
+            )
+            return MapResult("invalid", None, [problem])
+        ctx = self._context
+        record: dict[str, Any] = {"spec": SPEC_VERSION, "type": record_type}
+        for source in (ctx.constants, rules.constants):
+            record.update(source)
+        if record_type in CASE_TYPES or spec_catalogue.has_field(record_type, "SJBBH"):
+            record.setdefault("SJBBH", 1)
+        problems: list[dict[str, str]] = []
+        for name, rule in rules.fields.items():
+            try:
+                value = rule.value(row, ctx)
+            except ValueProblem as exc:
+                problems.append(
+                    _problem(exc.code, name, exc.message_zh, exc.message_en, record_type)
+                )
+                record.pop(name, None)
+                continue
+            if value is None:
+                record.pop(name, None)
+            else:
+                record[name] = value
+        reason = self._excluded(rules, row, record)
+        if reason:
+            return MapResult("excluded", None, [], reason)
+        if not problems:
+            problems = [p.as_dict() for p in validate_record(record)]
+        return MapResult("invalid" if problems else "ok", record, problems)
+
+    def _excluded(
+        self, rules: _TypeRules, row: AnyMapping[str, Any], record: dict[str, Any]
+    ) -> str:
+        cleaned = {k: _safe_clean(v, self._context.placeholders) for k, v in row.items()}
+        for rule in (*self._exclusions, *rules.exclusions):
+            reason = rule.applies(cleaned, record)
+            if reason:
+                return reason
+        return ""
+
+
+def _has_codes(spec: Any) -> bool:
+    return isinstance(spec, AnyMapping) and "codes" in spec
+
+
+def _safe_clean(value: Any, placeholders: frozenset[str]) -> Any:
+    try:
+        return clean(value, placeholders)
+    except ValueProblem:
+        return None
