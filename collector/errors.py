@@ -4,7 +4,11 @@ CollectorError             base of everything the collector raises
 ├── SettingsError          unsafe or unknown settings (names the key and a fix)
 ├── StoreError             the database (SQLAlchemy errors converted where they enter)
 ├── IngestRefused          an envelope refused as a whole (status, code, bilingual words)
-└── EnrolmentError         a token that is unknown, used or expired; a revoked agent
+└── EnrolmentError         a token that is unknown, used or expired; a revoked or unknown agent
+
+IngestRefused and EnrolmentError carry a stable ``code`` and Chinese and English words; the
+one exception handler in :mod:`collector.api.refusals` turns them into
+:func:`exchange_spec.protocol.error_body` JSON, and the CLI prints them.
 """
 
 from __future__ import annotations
@@ -37,4 +41,19 @@ class IngestRefused(CollectorError):
 
 
 class EnrolmentError(CollectorError):
-    """Enrolment could not be completed."""
+    """Enrolment could not be completed, or an agent is unknown or revoked."""
+
+    def __init__(
+        self,
+        code: str,
+        message_zh: str,
+        message_en: str,
+        hint: str = "",
+        status: int = 403,
+    ) -> None:
+        super().__init__(f"{code}: {message_en}")
+        self.status = status
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.hint = hint

@@ -1,0 +1,64 @@
+"""POST /api/v1/enrol (one-time token -> pinned key) and POST /api/v1/rotate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from ..store import enrolment
+from .context import Context
+from .envelopes import malformed, public_key_from, read_json, verify_envelope
+
+router = APIRouter(prefix="/api/v1", tags=["agents"])
+
+ENROL_LIMIT = 64 * 1024
+
+
+@router.post("/enrol")
+async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
+    """Consume a one-time token and pin the agent's Ed25519 key to the token's department."""
+    body = await read_json(request, ENROL_LIMIT)
+    if not isinstance(body, dict) or not isinstance(body.get("token"), str):
+        raise malformed("缺少注册令牌 token", "the enrolment request has no token")
+    public_key = public_key_from(body.get("public_key"))
+
+    def work() -> enrolment.Agent:
+        with ctx.engine.begin() as conn:
+            return enrolment.enrol(
+                conn,
+                body["token"],
+                public_key,
+                now=ctx.now(),
+                hostname=str(body.get("hostname", "")),
+                agent_version=str(body.get("agent_version", "")),
+            )
+
+    agent = await run_in_threadpool(work)
+    return {
+        "agent_id": agent.agent_id,
+        "department": agent.department,
+        "key_id": agent.key_id,
+        "collector_public_key": ctx.key.public_b64,
+        "collector_key_id": ctx.key.key_id,
+    }
+
+
+@router.post("/rotate")
+async def rotate(request: Request, ctx: Context) -> dict[str, Any]:
+    """Replace the agent's key: a rotate envelope signed with the current key."""
+    envelope = await read_json(request, ENROL_LIMIT)
+
+    def work() -> dict[str, Any]:
+        now = ctx.now()
+        with ctx.engine.begin() as conn:
+            verified = verify_envelope(
+                conn, envelope, "rotate", now=now, skew_seconds=ctx.settings.skew_seconds
+            )
+            new_key = public_key_from(verified.manifest.get("new_public_key"), "new_public_key")
+            kid = enrolment.rotate_key(conn, verified.agent.agent_id, new_key, now=now)
+            return {"agent_id": verified.agent.agent_id, "key_id": kid}
+
+    ctx.maybe_sweep_nonces()
+    return await run_in_threadpool(work)

@@ -1,0 +1,56 @@
+"""The collector's web application, built from explicit settings (no globals, no import-time
+engine): ``create_app(settings)``.
+
+The store must already be at the newest migration (``esup-collector serve`` and
+``esup-collector db upgrade`` migrate it); otherwise the app refuses to start and says which
+command fixes it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from . import __version__
+from .api import batches, enrol, heartbeat, refusals
+from .api.context import AppContext
+from .keys import load_or_create_key
+from .settings import CollectorSettings
+from .store.engine import make_engine
+from .store.migrate import check_current
+
+
+def create_app(settings: CollectorSettings) -> FastAPI:
+    """Build the app; the engine and the collector key are created here, for this app only."""
+    settings = settings.validated()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = load_or_create_key(settings.resolved_key_file)
+    engine = make_engine(settings.resolved_store_url)
+    check_current(engine)
+    ctx = AppContext(settings=settings, engine=engine, key=key)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        engine.dispose()
+
+    app = FastAPI(
+        title="esupervision collector",
+        version=__version__,
+        description="Agent-facing API: enrolment, signed batches and heartbeats.",
+        lifespan=lifespan,
+    )
+    app.state.ctx = ctx
+    refusals.install(app)
+    app.include_router(enrol.router)
+    app.include_router(batches.router)
+    app.include_router(heartbeat.router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Liveness for load balancers."""
+        return {"status": "ok", "collector_key_id": key.key_id}
+
+    return app

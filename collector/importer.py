@@ -1,0 +1,115 @@
+"""Import spec records from a JSON Lines file through the same path as agent batches.
+
+The file is streamed in chunks of :data:`CHUNK_LINES` lines, one transaction per chunk, so
+memory stays flat whatever the file size. Each line goes through
+:func:`collector.store.ingest.store_record` with source ``import:<file name>`` and its line
+number as seq; a line whose BMBM differs from the department is rejected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from .errors import CollectorError, StoreError
+from .store.enrolment import ensure_department
+from .store.ingest import Outcome, Source, problem, store_record
+from .store.timestamps import utc_now
+
+CHUNK_LINES = 500
+
+
+@dataclass
+class ImportSummary:
+    accepted: int = 0
+    duplicate: int = 0
+    superseded: int = 0
+    #: (line number, problems) of every rejected line
+    invalid: list[tuple[int, tuple[dict[str, str], ...]]] = field(default_factory=list)
+
+    def count(self, outcome: Outcome) -> None:
+        if outcome.status == "rejected" or outcome.problems:
+            self.invalid.append((outcome.seq or 0, outcome.problems))
+        elif outcome.status in ("accepted", "duplicate", "superseded"):
+            setattr(self, outcome.status, getattr(self, outcome.status) + 1)
+
+
+def _lines(path: Path) -> Iterator[tuple[int, int, Any]]:
+    """Yield (line number, bytes read so far, parsed record or a parse problem)."""
+    try:
+        with path.open("rb") as fh:
+            read = 0
+            for number, raw in enumerate(fh, start=1):
+                read += len(raw)
+                if not raw.strip():
+                    continue
+                try:
+                    yield number, read, json.loads(raw.decode("utf-8"))
+                except (UnicodeDecodeError, ValueError) as exc:
+                    yield number, read, _Unparsable(str(exc))
+    except OSError as exc:
+        raise CollectorError(f"cannot read {path}: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class _Unparsable:
+    reason: str
+
+
+def import_file(
+    engine: Engine,
+    path: Path,
+    department: str,
+    *,
+    on_progress: Callable[[int], None] | None = None,
+) -> ImportSummary:
+    """Import ``path`` for ``department``; returns counts and the rejected lines."""
+    summary = ImportSummary()
+    source = Source(name=f"import:{path.name}", department=department)
+    chunk: list[tuple[int, Any]] = []
+    done = 0
+
+    def flush() -> None:
+        now = utc_now()
+        try:
+            with engine.begin() as conn:
+                ensure_department(conn, department)
+                for number, record in chunk:
+                    if isinstance(record, _Unparsable):
+                        summary.invalid.append(
+                            (
+                                number,
+                                (
+                                    problem(
+                                        "schema.json",
+                                        "",
+                                        f"第 {number} 行不是合法的 JSON：{record.reason}",
+                                        f"line {number} is not valid JSON: {record.reason}",
+                                    ),
+                                ),
+                            )
+                        )
+                        continue
+                    summary.count(store_record(conn, source, number, record, now=now))
+        except SQLAlchemyError as exc:
+            raise StoreError(f"storing lines of {path} failed: {exc}") from exc
+        chunk.clear()
+
+    for number, read, record in _lines(path):
+        chunk.append((number, record))
+        if len(chunk) >= CHUNK_LINES:
+            flush()
+            if on_progress is not None:
+                on_progress(read - done)
+            done = read
+    if chunk:
+        flush()
+    if on_progress is not None:
+        on_progress(max(0, path.stat().st_size - done))
+    return summary

@@ -1,0 +1,127 @@
+"""Settings of the collector, built explicitly (CLI options > environment > TOML file).
+
+Nothing here runs at import: :func:`load_settings` is called by the CLI or a test, and the
+result is handed to :func:`collector.app.create_app`. Unsafe or unknown values fail fast with
+a :class:`~collector.errors.SettingsError` naming the setting and how to fix it.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import SettingsError
+
+ENV_PREFIX = "ESUP_COLLECTOR_"
+DEFAULT_DATA_DIR = Path("collector-data")
+
+
+@dataclass(frozen=True)
+class CollectorSettings:
+    """Everything the collector needs to run; see docs/collector-ingest.md."""
+
+    data_dir: Path = DEFAULT_DATA_DIR
+    #: SQLAlchemy URL; empty means ``sqlite:///<data_dir>/collector.db``.
+    store_url: str = ""
+    #: The collector's Ed25519 private key (PEM); empty means ``<data_dir>/collector.key``.
+    key_file: Path | None = None
+    #: Tolerated clock difference between an agent and the collector.
+    skew_seconds: int = 300
+    #: How long a seen nonce is remembered; must outlast the whole freshness window.
+    nonce_retention_seconds: int = 3600
+    host: str = "127.0.0.1"
+    port: int = 8470
+    #: Largest accepted request body, compressed and decompressed alike.
+    max_body_bytes: int = 32 * 1024 * 1024
+
+    @property
+    def resolved_store_url(self) -> str:
+        return self.store_url or f"sqlite:///{(self.data_dir / 'collector.db').resolve()}"
+
+    @property
+    def resolved_key_file(self) -> Path:
+        return self.key_file or self.data_dir / "collector.key"
+
+    def validated(self) -> CollectorSettings:
+        """Return self after checking every value; raise SettingsError on the first bad one."""
+        url = self.resolved_store_url
+        if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
+            raise SettingsError(
+                f"store_url {url!r} is not supported: use sqlite:///PATH/collector.db or "
+                "postgresql+psycopg://USER@HOST:5432/DBNAME"
+            )
+        if not 1 <= self.skew_seconds <= 3600:
+            raise SettingsError(
+                f"skew_seconds={self.skew_seconds} is unsafe: use 1..3600 (default 300); "
+                "fix the agents' clocks with NTP instead of widening the window"
+            )
+        if self.nonce_retention_seconds < 2 * self.skew_seconds:
+            raise SettingsError(
+                f"nonce_retention_seconds={self.nonce_retention_seconds} is shorter than "
+                f"2 x skew_seconds ({2 * self.skew_seconds}): a replayed batch could slip "
+                "through; raise it"
+            )
+        if not 1 <= self.port <= 65535:
+            raise SettingsError(f"port={self.port} is not a TCP port (1..65535)")
+        if not 1024 <= self.max_body_bytes <= 1024 * 1024 * 1024:
+            raise SettingsError(
+                f"max_body_bytes={self.max_body_bytes} is out of range: use 1024..1073741824"
+            )
+        if not self.host:
+            raise SettingsError("host is empty: use 127.0.0.1 behind a reverse proxy")
+        return self
+
+
+_INT_KEYS = {"skew_seconds", "nonce_retention_seconds", "port", "max_body_bytes"}
+_PATH_KEYS = {"data_dir", "key_file"}
+KNOWN_KEYS = {f.name for f in fields(CollectorSettings)}
+
+
+def _coerce(key: str, value: Any, where: str) -> Any:
+    if key in _INT_KEYS:
+        try:
+            return int(value)
+        except (TypeError, ValueError) as exc:
+            raise SettingsError(f"{key} in {where} must be an integer, got {value!r}") from exc
+    if key in _PATH_KEYS:
+        return Path(str(value)) if value not in (None, "") else None
+    return str(value)
+
+
+def load_settings(
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> CollectorSettings:
+    """Build settings: ``overrides`` (CLI) win over ``env`` (ESUP_COLLECTOR_*), then the file."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(f"cannot read the settings file {config_file}: {exc}") from exc
+        section = data.get("collector", data)
+        for key, value in section.items():
+            if key not in KNOWN_KEYS:
+                raise SettingsError(
+                    f"unknown setting {key!r} in {config_file}; "
+                    f"known: {', '.join(sorted(KNOWN_KEYS))}"
+                )
+            values[key] = _coerce(key, value, str(config_file))
+    environ = os.environ if env is None else env
+    for key in KNOWN_KEYS:
+        raw = environ.get(ENV_PREFIX + key.upper())
+        if raw is not None and raw != "":
+            values[key] = _coerce(key, raw, f"${ENV_PREFIX}{key.upper()}")
+    for key, value in (overrides or {}).items():
+        if key not in KNOWN_KEYS:
+            raise SettingsError(f"unknown setting {key!r}")
+        if value is not None:
+            values[key] = _coerce(key, value, "the command line")
+    values = {k: v for k, v in values.items() if v is not None}
+    return replace(CollectorSettings(), **values).validated()

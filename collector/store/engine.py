@@ -1,0 +1,41 @@
+"""Engines for the store: SQLite (WAL, busy timeout, foreign keys) or PostgreSQL (psycopg)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from ..errors import StoreError
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine for ``url``; SQLite connections get the pragmas the collector needs."""
+    try:
+        if url.startswith("sqlite"):
+            engine = create_engine(url, connect_args={"timeout": 30})
+            _tune_sqlite(engine)
+            return engine
+        return create_engine(url, pool_pre_ping=True)
+    except (ArgumentError, NoSuchModuleError) as exc:
+        raise StoreError(f"store_url {url!r} cannot be used: {exc}") from exc
+
+
+def _tune_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # IMMEDIATE takes the write lock up front: two writers queue on busy_timeout instead
+        # of failing with "database is locked" when a read lock is upgraded.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
