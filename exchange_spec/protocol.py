@@ -48,7 +48,7 @@ from .canonical import canonical_bytes
 from .errors import BadSignature, ProtocolError
 
 PROTOCOL = "esup/1"
-KINDS = ("batch", "heartbeat", "snapshot", "rotate", "receipt")
+KINDS = ("batch", "heartbeat", "snapshot", "rotate", "receipt", "heartbeat_ack")
 #: Default tolerated difference between the signer's and the verifier's clocks.
 DEFAULT_SKEW_SECONDS = 300
 
@@ -201,6 +201,26 @@ def receipt(
         "covered": ranges(covered_seqs),
         "rejected": [dict(r) for r in rejected],
         "received_at": utc_now_iso(),
+        "key_id": collector_key_id,
+    }
+
+
+def heartbeat_ack(
+    agent_id: str, manifest: Mapping[str, Any], collector_key_id: str
+) -> dict[str, Any]:
+    """The collector's answer to a heartbeat (signed with :func:`sign`, like a receipt).
+
+    The answer on the wire is ``{"collector_time": ..., "ack": <this frame>, "signature": ...}``;
+    ``collector_time`` inside the signed frame is the one to trust for clock offsets.
+    """
+    now = utc_now_iso()
+    return {
+        "protocol": PROTOCOL,
+        "kind": "heartbeat_ack",
+        "agent_id": agent_id,
+        "manifest_hash": frame_hash(manifest),
+        "collector_time": now,
+        "received_at": now,
         "key_id": collector_key_id,
     }
 
