@@ -1,0 +1,226 @@
+"""Source -> mapping -> outbox, chunk by chunk (memory stays flat on any table size).
+
+Each chunk read from a source is mapped row by row: valid records go to the outbox,
+invalid ones to the quarantine (they never hold back valid ones), excluded rows are only
+counted; then the chunk and its cursor are committed in one outbox transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .errors import OutboxFull
+from .mapping import Mapping, MapResult
+from .outbox import ChunkResult, Outbox, OutboxRecord, QuarantineItem
+from .rowjson import dumps as row_dumps
+from .sources import Chunk, OdbcSource, SourceSettings, TableSettings
+
+
+class RowMapper(Protocol):
+    def map_row(self, record_type: str, row: Any) -> MapResult: ...
+
+
+def table_key(table: TableSettings) -> str:
+    """How a table's cursor and quarantined rows are filed: ``TYPE:table``."""
+    return f"{table.record_type}:{table.label}"
+
+
+def row_key(table: TableSettings, row: dict[str, Any]) -> str:
+    """Identity of a legacy row in the quarantine: its key column, else a hash of it."""
+    value = row.get(table.key_column)
+    if value is not None:
+        return f"{table.label}:{value}"
+    return f"{table.label}#" + hashlib.sha256(row_dumps(row).encode()).hexdigest()[:32]
+
+
+@dataclass
+class TableReport:
+    source: str
+    table: str
+    chunks: int = 0
+    rows: int = 0
+    added: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    excluded: int = 0
+    paused: str | None = None
+
+    def add(self, result: ChunkResult, rows: int, excluded: int) -> None:
+        self.chunks += 1
+        self.rows += rows
+        self.added += result.added
+        self.duplicates += result.duplicates
+        self.quarantined += result.quarantined
+        self.excluded += excluded
+
+
+@dataclass
+class MappedChunk:
+    records: list[OutboxRecord] = field(default_factory=list)
+    quarantined: list[QuarantineItem] = field(default_factory=list)
+    excluded: int = 0
+
+
+def map_chunk(
+    source: str, table: TableSettings, rows: Iterable[dict[str, Any]], mapper: RowMapper
+) -> MappedChunk:
+    out = MappedChunk()
+    for row in rows:
+        result = mapper.map_row(table.record_type, row)
+        if result.status == "ok" and result.record is not None:
+            out.records.append(OutboxRecord.from_record(result.record))
+        elif result.status == "excluded":
+            out.excluded += 1
+        else:
+            out.quarantined.append(
+                QuarantineItem(
+                    source=source,
+                    table_key=table_key(table),
+                    record_type=table.record_type,
+                    row_key=row_key(table, row),
+                    row=row,
+                    problems=list(result.problems),
+                    partial=result.record,
+                    reason=result.reason,
+                )
+            )
+    return out
+
+
+class Pipeline:
+    """Moves rows of one source into the outbox."""
+
+    def __init__(
+        self,
+        settings: SourceSettings,
+        mapper: RowMapper,
+        outbox: Outbox,
+        *,
+        source_factory: Callable[[SourceSettings], OdbcSource] = OdbcSource,
+        stop: threading.Event | None = None,
+    ) -> None:
+        self.settings = settings
+        self.mapper = mapper
+        self.outbox = outbox
+        self.source_factory = source_factory
+        self.stop = stop or threading.Event()
+
+    @classmethod
+    def for_source(
+        cls, settings: SourceSettings, outbox: Outbox, hmac_key: bytes, **kw: Any
+    ) -> Pipeline:
+        from .errors import ConfigError
+
+        if not settings.mapping:
+            raise ConfigError(
+                f"source '{settings.name}' has no 'mapping' file. Fix: add "
+                'mapping = "mapping.toml" to its [[sources]] table / 数据源未配置映射文件'
+            )
+        return cls(
+            settings,
+            Mapping.load(settings.mapping, hmac_key=hmac_key, timezone=settings.timezone),
+            outbox,
+            **kw,
+        )
+
+    def _consume(
+        self, table: TableSettings, chunks: Iterator[Chunk], report: TableReport, *, advance: bool
+    ) -> None:
+        for chunk in chunks:
+            # Checked before committing: a chunk that does not fit is simply not stored
+            # and the cursor stays put, so it is read again once there is room.
+            self.outbox.check_room()
+            mapped = map_chunk(self.settings.name, table, chunk.rows, self.mapper)
+            result = self.outbox.commit_chunk(
+                self.settings.name,
+                table_key(table),
+                mapped.records,
+                mapped.quarantined,
+                chunk.cursor if advance else None,
+                excluded=mapped.excluded,
+            )
+            report.add(result, len(chunk.rows), mapped.excluded)
+            if self.stop.is_set():
+                return
+
+    def poll(self) -> list[TableReport]:
+        """Read every table from its cursor to now. Stops (without error) when paused."""
+        reports: list[TableReport] = []
+        try:
+            self.outbox.check_room()  # also clears a pause recorded by an earlier poll
+        except OutboxFull as exc:
+            report = TableReport(self.settings.name, "*")
+            report.paused = str(exc)
+            return [report]
+        with self.source_factory(self.settings) as source:
+            for table in self.settings.tables:
+                report = TableReport(self.settings.name, table_key(table))
+                reports.append(report)
+                try:
+                    cursor = self.outbox.cursor(self.settings.name, table_key(table))
+                    chunks = source.read(table, cursor)
+                    try:
+                        self._consume(table, chunks, report, advance=True)
+                    finally:
+                        if isinstance(chunks, Generator):
+                            chunks.close()  # release the statement before the next table
+                except OutboxFull as exc:
+                    report.paused = str(exc)
+                    break
+                if self.stop.is_set():
+                    break
+        return reports
+
+    def backfill(
+        self,
+        table: TableSettings,
+        start: Any,
+        end: Any,
+        *,
+        progress: Callable[[int], None] = lambda n: None,
+        source: OdbcSource | None = None,
+    ) -> TableReport:
+        """Re-read a range; records already in the outbox are recognised by their keys."""
+        report = TableReport(self.settings.name, table_key(table))
+
+        def counted(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
+            for chunk in chunks:
+                yield chunk
+                progress(len(chunk.rows))
+
+        if source is None:
+            with self.source_factory(self.settings) as own:
+                self._consume(
+                    table, counted(own.read_range(table, start, end)), report, advance=False
+                )
+        else:
+            self._consume(
+                table, counted(source.read_range(table, start, end)), report, advance=False
+            )
+        return report
+
+
+def replay_quarantine(outbox: Outbox, mappers: dict[str, RowMapper]) -> dict[str, int]:
+    """Re-map open quarantined rows with the current mappings; valid ones join the outbox."""
+    counts = {"replayed": 0, "added": 0, "excluded": 0, "still_invalid": 0, "no_source": 0}
+    for entry in outbox.quarantine("open"):
+        mapper = mappers.get(entry.source)
+        if mapper is None:
+            counts["no_source"] += 1
+            continue
+        result = mapper.map_row(entry.record_type, entry.row)
+        if result.status == "ok" and result.record is not None:
+            added = outbox.resolve_quarantined(entry.id, OutboxRecord.from_record(result.record))
+            counts["replayed"] += 1
+            counts["added"] += int(added)
+        elif result.status == "excluded":
+            outbox.resolve_quarantined(entry.id, None)
+            counts["excluded"] += 1
+        else:
+            outbox.update_quarantined(entry.id, list(result.problems))
+            counts["still_invalid"] += 1
+    return counts

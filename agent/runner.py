@@ -1,0 +1,194 @@
+"""``esup-agent run``: poll jobs, the push job and the heartbeat in one process.
+
+APScheduler runs one poll job per source (never two at once for the same source), a push
+ticker (the pusher decides when it is time, honouring its backoff) and the heartbeat.
+SIGTERM/SIGINT stop the scheduler after the running jobs finish their current chunk
+transaction; connections are closed and the process exits 0.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from types import FrameType
+from typing import Any
+
+import httpx
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .backoff import Backoff
+from .config import AgentConfig
+from .errors import AgentError, PushError
+from .heartbeat import send_heartbeat
+from .metrics import MetricsServer
+from .outbox import OUTBOX_FILE, Limits, Outbox
+from .pipeline import Pipeline, TableReport
+from .push import Pusher, PushOutcome
+from .signing import AgentKeys, Enrolment
+from .sources import OdbcSource, SourceSettings
+from .transport import build_client
+
+log = logging.getLogger("esup.agent")
+PUSH_TICK_SECONDS = 1.0
+
+
+def open_outbox(config: AgentConfig, *, readonly: bool = False) -> Outbox:
+    limits = Limits(
+        max_records=config.outbox.max_records,
+        max_bytes=config.outbox.max_bytes,
+        disk_reserve_bytes=config.outbox.disk_reserve_mb * 1024**2,
+    )
+    return Outbox(config.agent.state_dir / OUTBOX_FILE, limits, readonly=readonly)
+
+
+@dataclass
+class Agent:
+    """The running parts of one agent, built from its config."""
+
+    config: AgentConfig
+    outbox: Outbox
+    keys: AgentKeys
+    enrolment: Enrolment
+    client: httpx.Client
+    pipelines: list[Pipeline]
+    pusher: Pusher
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    @classmethod
+    def build(
+        cls,
+        config: AgentConfig,
+        *,
+        transport: httpx.BaseTransport | None = None,
+        source_factory: Callable[[SourceSettings], OdbcSource] = OdbcSource,
+    ) -> Agent:
+        keys = AgentKeys(config.agent.state_dir)
+        enrolment = keys.require_enrolment()
+        stop = threading.Event()
+        outbox = open_outbox(config)
+        try:
+            hmac_key = keys.hmac_key()
+            pipelines = [
+                Pipeline.for_source(s, outbox, hmac_key, source_factory=source_factory, stop=stop)
+                for s in config.sources
+            ]
+            client = build_client(config.collector, transport)
+        except AgentError:
+            outbox.close()
+            raise
+        pusher = Pusher(
+            outbox,
+            keys,
+            enrolment,
+            client,
+            batch_max_records=config.outbox.batch_max_records,
+            batch_max_bytes=config.outbox.batch_max_bytes,
+            backoff=Backoff(config.push.backoff_first_seconds, config.push.backoff_cap_seconds),
+            interval_seconds=config.push.interval_seconds,
+            stop=stop,
+        )
+        return cls(config, outbox, keys, enrolment, client, pipelines, pusher, stop)
+
+    def close(self) -> None:
+        self.client.close()
+        self.outbox.close()
+
+    # -- jobs (each catches the agent's own errors: a failing job must not kill the others)
+    def poll(self, pipeline: Pipeline) -> list[TableReport]:
+        try:
+            reports = pipeline.poll()
+        except AgentError as exc:
+            self.outbox.record_error(f"poll {pipeline.settings.name}", str(exc))
+            log.error("poll of source %s failed: %s", pipeline.settings.name, exc)
+            return []
+        for r in reports:
+            if r.paused:
+                log.warning("polling paused: %s", r.paused)
+        return reports
+
+    def push(self) -> PushOutcome | None:
+        try:
+            outcome = self.pusher.tick()
+        except AgentError as exc:
+            self.outbox.record_error("push", str(exc))
+            log.error("push failed: %s", exc)
+            return None
+        if outcome is not None and outcome.error:
+            log.error("push: %s", outcome.error)
+        return outcome
+
+    def heartbeat(self) -> None:
+        try:
+            send_heartbeat(
+                self.outbox,
+                self.keys,
+                self.enrolment,
+                self.client,
+                agent_name=self.config.agent.name,
+            )
+        except PushError as exc:
+            self.outbox.record_error("heartbeat", str(exc))
+            log.warning("heartbeat failed: %s", exc)
+
+    def prune(self) -> None:
+        self.outbox.prune(timedelta(days=self.config.outbox.retention_days))
+
+    def run_once(self) -> dict[str, Any]:
+        """One poll of every source, then push until empty or a failure (for cron/tests)."""
+        reports = [r for p in self.pipelines for r in self.poll(p)]
+        outcome = self.pusher.push()
+        self.heartbeat()
+        return {"polls": reports, "push": outcome}
+
+    def run_forever(self, *, install_signals: bool = True) -> None:
+        scheduler = BackgroundScheduler(
+            job_defaults={"max_instances": 1, "coalesce": True, "misfire_grace_time": 30}
+        )
+        for p in self.pipelines:
+            scheduler.add_job(
+                self.poll,
+                "interval",
+                args=[p],
+                seconds=p.settings.poll_seconds,
+                id=f"poll:{p.settings.name}",
+                next_run_time=_now(),
+            )
+        scheduler.add_job(self.push, "interval", seconds=PUSH_TICK_SECONDS, id="push")
+        scheduler.add_job(
+            self.heartbeat,
+            "interval",
+            seconds=self.config.heartbeat.interval_seconds,
+            id="heartbeat",
+            next_run_time=_now(),
+        )
+        scheduler.add_job(self.prune, "interval", hours=6, id="prune")
+        metrics = None
+        if self.config.metrics.enabled:
+            metrics = MetricsServer(self.outbox, self.config.metrics.host, self.config.metrics.port)
+            metrics.start()
+        if install_signals:
+
+            def on_signal(signum: int, frame: FrameType | None) -> None:
+                log.info("signal %d: stopping after the current transaction", signum)
+                self.stop.set()
+
+            signal.signal(signal.SIGTERM, on_signal)
+            signal.signal(signal.SIGINT, on_signal)
+        scheduler.start()
+        log.info("agent running: %d source(s)", len(self.pipelines))
+        try:
+            self.stop.wait()
+        finally:
+            scheduler.shutdown(wait=True)  # running jobs end at their next chunk boundary
+            if metrics is not None:
+                metrics.stop()
+            self.close()
+        log.info("agent stopped")
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()

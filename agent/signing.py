@@ -1,0 +1,176 @@
+"""The agent's identity on disk: its Ed25519 key, the mapping's HMAC secret, the pinned
+collector key and the agent id received at enrolment.
+
+Everything lives in ``state_dir``; secrets are created on first use with mode 0600 and
+never leave the machine (only the public key is sent, at enrolment).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from exchange_spec import protocol
+from exchange_spec.errors import ProtocolError
+
+from .errors import ConfigError, EnrolError
+
+PRIVATE_KEY_FILE = "agent_key.pem"
+HMAC_KEY_FILE = "mapping_hmac.key"
+COLLECTOR_KEY_FILE = "collector_key.pub"
+ENROLMENT_FILE = "enrolment.json"
+
+
+def _write_secret(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 atomically; never overwrite an existing secret."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.link(tmp, path)  # fails if another process created it meanwhile: theirs wins
+    tmp.unlink()
+
+
+def _write_public(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def ensure_state_dir(state_dir: Path) -> Path:
+    try:
+        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot create the state directory {state_dir}: {exc.strerror}. "
+            f"Fix: create it and give the agent's user write access / "
+            f"无法创建状态目录，请创建并授予写权限"
+        ) from exc
+    return state_dir
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    agent_id: str
+    department: str
+    collector_public_key: bytes
+    collector_key_id: str
+
+
+class AgentKeys:
+    """Key material of one agent, read from (and created in) its state directory."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = state_dir
+        self._private: Ed25519PrivateKey | None = None
+
+    # -- own signing key -------------------------------------------------------------------
+    @property
+    def private_key(self) -> Ed25519PrivateKey:
+        if self._private is None:
+            self._private = self._load_or_create_private()
+        return self._private
+
+    def _load_or_create_private(self) -> Ed25519PrivateKey:
+        path = self.state_dir / PRIVATE_KEY_FILE
+        if not path.exists():
+            ensure_state_dir(self.state_dir)
+            pem = Ed25519PrivateKey.generate().private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            try:
+                _write_secret(path, pem)
+            except FileExistsError:
+                pass
+        try:
+            key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+        except (OSError, ValueError) as exc:
+            raise ConfigError(
+                f"the agent key {path} cannot be read ({exc}). Fix: restore it from backup, "
+                "or move it away and enrol again / 代理私钥无法读取，请恢复或重新注册"
+            ) from exc
+        if not isinstance(key, Ed25519PrivateKey):
+            raise ConfigError(f"{path} is not an Ed25519 private key")
+        return key
+
+    @property
+    def public_key_raw(self) -> bytes:
+        return self.private_key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
+        )
+
+    @property
+    def key_id(self) -> str:
+        return protocol.key_id(self.public_key_raw)
+
+    def sign(self, frame: dict[str, Any]) -> str:
+        return protocol.sign(self.private_key, frame)
+
+    # -- mapping HMAC secret ---------------------------------------------------------------
+    def hmac_key(self) -> bytes:
+        """Secret for the mapping's keyed hashing of personal data (32 random bytes)."""
+        path = self.state_dir / HMAC_KEY_FILE
+        if not path.exists():
+            ensure_state_dir(self.state_dir)
+            try:
+                _write_secret(path, secrets.token_bytes(32))
+            except FileExistsError:
+                pass
+        return path.read_bytes()
+
+    # -- enrolment ---------------------------------------------------------------------------
+    def save_enrolment(self, enrolment: Enrolment) -> None:
+        ensure_state_dir(self.state_dir)
+        _write_public(
+            self.state_dir / COLLECTOR_KEY_FILE,
+            protocol.b64(enrolment.collector_public_key).encode() + b"\n",
+        )
+        data = {
+            "agent_id": enrolment.agent_id,
+            "department": enrolment.department,
+            "collector_key_id": enrolment.collector_key_id,
+        }
+        _write_public(
+            self.state_dir / ENROLMENT_FILE,
+            (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode(),
+        )
+
+    def enrolment(self) -> Enrolment | None:
+        """The saved enrolment, or None when the agent has not enrolled yet."""
+        info_path = self.state_dir / ENROLMENT_FILE
+        key_path = self.state_dir / COLLECTOR_KEY_FILE
+        if not info_path.exists() or not key_path.exists():
+            return None
+        try:
+            info = json.loads(info_path.read_text("utf-8"))
+            key = protocol.unb64(key_path.read_text("ascii").strip(), "pinned collector key")
+            return Enrolment(
+                str(info["agent_id"]), str(info["department"]), key, str(info["collector_key_id"])
+            )
+        except (OSError, ValueError, KeyError, ProtocolError) as exc:
+            raise ConfigError(
+                f"the enrolment files in {self.state_dir} are damaged ({exc}). "
+                "Fix: enrol again with a new token / 注册信息损坏，请使用新令牌重新注册"
+            ) from exc
+
+    def require_enrolment(self) -> Enrolment:
+        found = self.enrolment()
+        if found is None:
+            raise EnrolError(
+                f"this agent is not enrolled (no {ENROLMENT_FILE} in {self.state_dir}). "
+                "Fix: run `esup-agent enrol -c CONFIG --token TOKEN` with a token from the "
+                "collector's operator / 尚未注册，请向监察中心索取令牌并执行 enrol"
+            )
+        return found
