@@ -1,0 +1,142 @@
+"""Enrolment with one-time tokens, key rotation and revocation, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, select
+
+from collector.errors import EnrolmentError
+from collector.store import enrolment
+from collector.store.tables import agent_keys, enrol_tokens
+from collector.store.timestamps import utc_now
+from exchange_spec import protocol
+
+from .conftest import AgentSide, new_token, public_raw, sb
+
+
+def test_a_token_enrols_once_and_pins_the_key_to_its_department(
+    client: TestClient, engine: Engine
+) -> None:
+    token = new_token(engine, "DEPT-7")
+    first = AgentSide(client)
+    response = first.enrol(token)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["department"] == "DEPT-7"
+    assert answer["agent_id"].startswith("ag-")
+    with engine.connect() as conn:
+        agent = enrolment.get_agent(conn, answer["agent_id"])
+        stored = conn.execute(select(enrol_tokens.c.token_hash)).scalars().all()
+    assert agent is not None and agent.public_key == public_raw(first.key)
+    assert agent.hostname == "front-end-1"
+    assert token not in stored  # only the hash is kept
+
+    second = AgentSide(client).enrol(token)
+    assert second.status_code == 403
+    assert second.json()["error"] == "token_used"
+    assert second.json()["message_zh"]
+
+
+def test_an_unknown_or_expired_token_is_refused(client: TestClient, engine: Engine) -> None:
+    assert AgentSide(client).enrol("no-such-token").json()["error"] == "token_unknown"
+    expired = new_token(engine, hours=-1)
+    response = AgentSide(client).enrol(expired)
+    assert response.status_code == 403
+    assert response.json()["error"] == "token_expired"
+
+
+def test_a_bad_public_key_is_refused(client: TestClient, engine: Engine) -> None:
+    response = client.post(
+        "/api/v1/enrol", json={"token": new_token(engine), "public_key": "c2hvcnQ="}
+    )
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_public_key"
+
+
+def test_two_concurrent_enrolments_with_one_token_enrol_one_agent(engine: Engine) -> None:
+    token = new_token(engine)
+    barrier = threading.Barrier(2)
+    results: list[str] = []
+
+    def attempt() -> None:
+        key = public_raw(Ed25519PrivateKey.generate())
+        barrier.wait()
+        try:
+            with engine.begin() as conn:
+                results.append(enrolment.enrol(conn, token, key, now=utc_now()).agent_id)
+        except EnrolmentError as exc:
+            results.append(exc.code)
+
+    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r.startswith("ag-") for r in results) == [False, True]
+    assert "token_used" in results
+
+
+def rotate_envelope(
+    agent: AgentSide, new_key: Ed25519PrivateKey, signer: Ed25519PrivateKey
+) -> dict:  # type: ignore[type-arg]
+    new_b64 = protocol.b64(public_raw(new_key))
+    manifest = protocol.body_manifest(
+        "rotate",
+        agent.agent_id,
+        protocol.frame_hash({"new_public_key": new_b64}),
+        new_public_key=new_b64,
+    )
+    return {"manifest": manifest, "signature": protocol.sign(signer, manifest)}
+
+
+def test_rotation_replaces_the_key_and_refuses_the_old_one(
+    agent: AgentSide, engine: Engine
+) -> None:
+    old, new = agent.key, Ed25519PrivateKey.generate()
+    response = agent.post("/api/v1/rotate", rotate_envelope(agent, new, old))
+    assert response.status_code == 200, response.text
+    assert response.json()["key_id"] == protocol.key_id(public_raw(new))
+
+    refused = agent.send([(1, sb("C1"))], key=old)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "bad_signature"
+    agent.key = new
+    agent.verified_receipt(agent.send([(1, sb("C1"))]))
+    with engine.connect() as conn:
+        history = conn.execute(
+            select(agent_keys.c.key_id, agent_keys.c.valid_until).order_by(agent_keys.c.id)
+        ).all()
+    assert [h.key_id for h in history] == [
+        protocol.key_id(public_raw(old)),
+        protocol.key_id(public_raw(new)),
+    ]
+    assert history[0].valid_until is not None and history[1].valid_until is None
+
+
+def test_rotation_signed_by_a_stranger_is_refused(agent: AgentSide) -> None:
+    stranger = Ed25519PrivateKey.generate()
+    response = agent.post("/api/v1/rotate", rotate_envelope(agent, stranger, stranger))
+    assert response.status_code == 401
+    assert response.json()["error"] == "bad_signature"
+
+
+def test_a_revoked_agent_is_refused(agent: AgentSide, engine: Engine) -> None:
+    agent.verified_receipt(agent.send([(1, sb("C1"))]))
+    with engine.begin() as conn:
+        enrolment.revoke(conn, agent.agent_id, "machine stolen", now=utc_now())
+    response = agent.send([(2, sb("C2"))])
+    assert response.status_code == 403
+    body = response.json()
+    assert body["error"] == "agent_revoked"
+    assert "machine stolen" in body["message_en"]
+    assert agent.heartbeat({"sent_at": "x"}).status_code == 403
+
+
+def test_revoking_an_unknown_agent_says_so(engine: Engine) -> None:
+    with engine.begin() as conn, pytest.raises(EnrolmentError) as caught:
+        enrolment.revoke(conn, "ag-missing", "test", now=utc_now())
+    assert caught.value.code == "unknown_agent"
