@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,8 +20,9 @@ from exchange_spec.errors import ProtocolError
 
 from . import __version__
 from .outbox import Outbox
+from .push import is_stale
 from .signing import AgentKeys, Enrolment
-from .transport import post_json, server_time
+from .transport import EnvelopeRefused, post_json, server_time
 
 HEARTBEAT_PATH = "/api/v1/heartbeat"
 
@@ -84,10 +85,21 @@ def send_heartbeat(
 ) -> dict[str, Any]:
     """Send one heartbeat; returns the collector's answer. Raises PushError/PushRefused."""
     body = heartbeat_body(outbox, agent_name)
-    manifest = protocol.body_manifest("heartbeat", enrolment.agent_id, protocol.frame_hash(body))
+    # Sign with the collector's idea of now when we know our clock is off.
+    offset = float(outbox.get_meta("clock_offset_seconds") or 0.0)
+    created_at = (wall() + timedelta(seconds=offset)).isoformat(timespec="milliseconds")
+    manifest = protocol.body_manifest(
+        "heartbeat", enrolment.agent_id, protocol.frame_hash(body), created_at=created_at
+    )
     envelope = {"manifest": manifest, "signature": keys.sign(manifest), "heartbeat": body}
     sent = wall()
-    _, answer = post_json(client, HEARTBEAT_PATH, envelope)
+    try:
+        _, answer = post_json(client, HEARTBEAT_PATH, envelope)
+    except EnvelopeRefused as exc:
+        if is_stale(exc) and exc.collector_time is not None:
+            offset = clock_offset(sent, wall(), exc.collector_time)
+            outbox.set_meta("clock_offset_seconds", round(offset, 3))
+        raise
     received = wall()
     collector = trusted_time(answer, manifest, enrolment)
     if collector is not None:

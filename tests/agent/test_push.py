@@ -1,0 +1,295 @@
+"""Delivery against a fake collector that speaks the real wire protocol."""
+
+from __future__ import annotations
+
+import stat
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from agent.backoff import Backoff
+from agent.config import CollectorSection
+from agent.enrol import enrol
+from agent.errors import EnrolError, PushRefused
+from agent.heartbeat import send_heartbeat
+from agent.outbox import Outbox, OutboxRecord
+from agent.push import Pusher
+from agent.signing import HMAC_KEY_FILE, PRIVATE_KEY_FILE, AgentKeys
+from agent.transport import build_client
+
+from .agent_setup import DEPARTMENT, enrolled, sb_records
+from .fake_collector import FakeCollector, FakeCollectorServer, later
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict[str, Any]]:
+    return sb_records(12)
+
+
+def section(url: str = "https://collector.test") -> CollectorSection:
+    return CollectorSection(url, None, None, None, 5.0, "")
+
+
+def make_pusher(
+    tmp_path: Path,
+    fake: FakeCollector,
+    *,
+    url: str = "https://collector.test",
+    transport: httpx.BaseTransport | None = None,
+    **kw: Any,
+) -> tuple[Pusher, Outbox, Clock]:
+    keys, enrolment = enrolled(tmp_path / "state", fake)
+    outbox = Outbox(tmp_path / "state" / "outbox.sqlite3")
+    client = build_client(section(url), transport if url.startswith("https") else None)
+    if transport is None and url.startswith("https"):
+        client = build_client(section(url), fake.transport())
+    clock = Clock()
+    kw.setdefault("backoff", Backoff(2.0, 300.0, draw=lambda: 1.0))
+    pusher = Pusher(outbox, keys, enrolment, client, clock=clock, **kw)
+    return pusher, outbox, clock
+
+
+def fill(outbox: Outbox, records: list[dict[str, Any]]) -> list[int]:
+    return outbox.commit_chunk("xzsp", "SB:T", [OutboxRecord.from_record(r) for r in records]).seqs
+
+
+def test_records_are_delivered_only_through_a_verified_receipt(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, _ = make_pusher(tmp_path, fake, batch_max_records=5)
+    seqs = fill(outbox, records)
+    outcome = pusher.push()
+    assert outcome.error is None and outcome.delivered == 12 and outcome.batches == 3
+    assert outbox.stats()["pending"] == 0 and outbox.stats()["delivered"] == 12
+    assert sorted(fake.records) == seqs
+    assert [len(m["items"]) for m in fake.manifests] == [5, 5, 2]
+    # Bodies travel gzip-compressed and carry the capture-time hashes.
+    batch_requests = [h for p, h, _ in fake.seen if p == "/api/v1/batches"]
+    assert all(h["content-encoding"] == "gzip" for h in batch_requests)
+    assert fake.manifests[0]["items"][0][1] == OutboxRecord.from_record(records[0]).content_hash
+
+
+def test_batches_are_bounded_by_bytes(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    fake = FakeCollector()
+    size = len(OutboxRecord.from_record(records[0]).body.encode())
+    pusher, outbox, _ = make_pusher(tmp_path, fake, batch_max_bytes=int(size * 3.5))
+    fill(outbox, records)
+    assert pusher.push().delivered == 12
+    assert max(len(m["items"]) for m in fake.manifests) <= 3
+    assert len(fake.manifests) >= 4
+
+
+def test_rejected_records_are_kept_with_their_reason_and_not_resent(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    broken = {k: v for k, v in records[1].items() if k != "SBLSH"}
+    seqs = fill(outbox, [records[0], broken, records[2]])
+    outcome = pusher.push()
+    assert (outcome.delivered, outcome.rejected) == (2, 1)
+    row = outbox.record(seqs[1])
+    assert row["state"] == "rejected" and row["reject_code"]
+    assert "SBLSH" in row["reject_reason"]
+    assert outbox.rejected()[0]["seq"] == seqs[1]
+    before = len(fake.manifests)
+    assert pusher.push().batches == 0 and len(fake.manifests) == before
+
+
+def test_a_receipt_with_a_bad_signature_marks_nothing_delivered(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector(sign_receipts_with=Ed25519PrivateKey.generate())
+    pusher, outbox, clock = make_pusher(tmp_path, fake)
+    fill(outbox, records[:3])
+    outcome = pusher.push()
+    assert outcome.delivered == 0 and "not signed by the pinned collector key" in outcome.error
+    assert outbox.stats()["pending"] == 3
+    assert outbox.counters()["push_failures"] == 1
+    # Once receipts verify again, the same records are delivered (the collector dedupes).
+    fake.sign_receipts_with = None
+    clock.now += outcome.wait_seconds or 0
+    assert pusher.tick().delivered == 3
+
+
+def test_5xx_and_refused_connections_are_retried_with_growing_waits(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, clock = make_pusher(tmp_path, fake)
+    fake.fail_next = [503, "connect", 502, 500]
+    fill(outbox, records[:2])
+    waits = []
+    for _ in range(4):
+        outcome = pusher.tick()
+        assert outcome is not None and outcome.delivered == 0
+        waits.append(outcome.wait_seconds)
+        assert pusher.tick() is None  # waiting: nothing is sent before the wait is over
+        clock.now += outcome.wait_seconds
+    assert waits == [2, 4, 8, 16]
+    assert pusher.tick().delivered == 2
+    assert pusher.backoff.attempts == 0
+    assert outbox.counters()["push_failures"] == 4
+    assert "will retry" in outbox.last_errors(1)[0]["message"]
+
+
+def test_every_attempt_is_signed_afresh_with_the_capture_time_hashes(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, clock = make_pusher(tmp_path, fake)
+    fake.fail_next = [503]
+    fill(outbox, records[:2])
+    clock.now += pusher.push().wait_seconds or 0
+    pusher.push()
+    first, second = [body for p, _, body in fake.seen if p == "/api/v1/batches"]
+    assert first["manifest"]["items"] == second["manifest"]["items"]
+    assert first["manifest"]["nonce"] != second["manifest"]["nonce"]
+    assert first["signature"] != second["signature"]
+    assert outbox.stats()["delivered"] == 2
+
+
+def test_a_stale_clock_is_measured_and_the_batch_re_signed(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector(clock=later(3600))
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    fill(outbox, records[:2])
+    outcome = pusher.push()
+    assert outcome.error is None and outcome.delivered == 2
+    assert abs(outbox.get_meta("clock_offset_seconds") - 3600) < 60
+
+
+def test_a_revoked_agent_stops_pushing_and_keeps_everything(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, clock = make_pusher(tmp_path, fake)
+    fill(outbox, records[:2])
+    fake.revoked.add(pusher.enrolment.agent_id)
+    outcome = pusher.push()
+    assert outcome.stopped and "refuses this agent" in outcome.error
+    assert outbox.stats()["pending"] == 2
+    assert "403 agent_revoked" in outbox.get_meta("push_stopped")
+    requests = len(fake.seen)
+    clock.now += 10_000
+    assert pusher.tick().stopped and len(fake.seen) == requests
+
+
+def test_delivery_over_a_real_http_server(tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    fake = FakeCollector()
+    with FakeCollectorServer(fake) as server:
+        keys, enrolment = enrolled(tmp_path / "state", fake)
+        with (
+            Outbox(tmp_path / "state" / "o.db") as outbox,
+            build_client(section(server.url)) as client,
+        ):
+            fill(outbox, records[:4])
+            pusher = Pusher(outbox, keys, enrolment, client)
+            assert pusher.push().delivered == 4
+            send_heartbeat(outbox, keys, enrolment, client)
+    assert len(fake.records) == 4 and fake.heartbeats[0]["outbox_pending"] == 0
+
+
+def test_connection_refused_on_a_real_socket_is_retried(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    fake = FakeCollector()
+    keys, enrolment = enrolled(tmp_path / "state", fake)
+    with (
+        Outbox(tmp_path / "o.db") as outbox,
+        build_client(section(f"http://127.0.0.1:{port}")) as client,
+    ):
+        fill(outbox, records[:1])
+        pusher = Pusher(outbox, keys, enrolment, client, backoff=Backoff(draw=lambda: 0.0))
+        outcome = pusher.push()
+    assert outcome.wait_seconds == 1.0 and "cannot reach the collector" in outcome.error
+
+
+def test_heartbeat_reports_state_and_measures_the_clock_offset(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector(clock=later(-120))
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    fill(outbox, records[:3])
+    outbox.commit_chunk("xzsp", "SB:T", [], cursor={"ts": "2026-11-30T08:00:00+08:00", "key": 3})
+    send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client, agent_name="fe-01")
+    [beat] = fake.heartbeats
+    assert beat["outbox_pending"] == 3 and beat["name"] == "fe-01"
+    assert beat["cursors"][0]["cursor"]["key"] == 3
+    assert abs(outbox.get_meta("clock_offset_seconds") + 120) < 60
+
+
+def test_heartbeats_and_batches_sign_with_the_learnt_offset(tmp_path: Path) -> None:
+    fake = FakeCollector(clock=later(-3600))
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    with pytest.raises(PushRefused, match="stale"):
+        send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
+    assert abs(outbox.get_meta("clock_offset_seconds") + 3600) < 60
+    send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
+    assert len(fake.heartbeats) == 1
+
+
+def test_an_unsigned_heartbeat_time_is_not_trusted(tmp_path: Path) -> None:
+    fake = FakeCollector(clock=later(200))
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    fake.sign_receipts_with = Ed25519PrivateKey.generate()
+    send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
+    assert outbox.get_meta("clock_offset_seconds") is None
+
+
+def test_enrolment_pins_the_collector_key_and_keeps_secrets_private(tmp_path: Path) -> None:
+    fake = FakeCollector()
+    keys, enrolment = enrolled(tmp_path / "state", fake)
+    assert enrolment.collector_public_key == fake.public_key
+    assert AgentKeys(tmp_path / "state").enrolment() == enrolment
+    assert fake.agents[enrolment.agent_id] == keys.public_key_raw
+    keys.hmac_key()
+    for name in (PRIVATE_KEY_FILE, HMAC_KEY_FILE):
+        assert stat.S_IMODE((tmp_path / "state" / name).stat().st_mode) == 0o600
+    # The key survives a restart: same id.
+    assert AgentKeys(tmp_path / "state").key_id == keys.key_id
+
+
+def test_enrolment_refuses_a_wrong_department_or_fingerprint(tmp_path: Path) -> None:
+    fake = FakeCollector(tokens={"t1", "t2"})
+    keys = AgentKeys(tmp_path / "state")
+    with build_client(section(), fake.transport()) as client:
+        with pytest.raises(EnrolError, match="issued for department"):
+            enrol(client, keys, token="t1", department="999")
+        with pytest.raises(EnrolError, match="not the expected"):
+            enrol(client, keys, token="t2", department=DEPARTMENT,
+                  collector_fingerprint="00" * 8)  # fmt: skip
+        with pytest.raises(EnrolError, match="refused the enrolment"):
+            enrol(client, keys, token="used", department=DEPARTMENT)
+    assert keys.enrolment() is None
+
+
+def test_prune_after_delivery_never_lets_a_record_be_sent_twice(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    fill(outbox, records[:3])
+    pusher.push()
+    assert outbox.prune(timedelta(0)) == 3
+    assert fill(outbox, records[:3]) == []
+    assert pusher.push().batches == 0 and len(fake.manifests) == 1
