@@ -5,6 +5,7 @@ Public API (pinned by tests/exchange_spec/test_public_api.py):
 
 - :func:`validate_record` – every problem of one record (empty list when valid)
 - :func:`is_valid` – fast yes/no for the hot path
+- :func:`validate_record_set`, :func:`validate_records` – rules across the records of a case
 - :func:`content_hash`, :func:`canonical_bytes` – RFC 8785 + SHA-256
 - :func:`business_key`, :func:`version`, :func:`event_time` – record identity
 - :mod:`exchange_spec.protocol` – signed envelopes between agent and collector
@@ -21,7 +22,13 @@ from .records import (
     event_time,
     version,
 )
-from .validate import Problem, is_valid, validate_record
+from .validate import (
+    Problem,
+    is_valid,
+    validate_record,
+    validate_record_set,
+    validate_records,
+)
 
 __all__ = [
     "CASE_TYPES",
@@ -36,5 +43,7 @@ __all__ = [
     "event_time",
     "is_valid",
     "validate_record",
+    "validate_record_set",
+    "validate_records",
     "version",
 ]

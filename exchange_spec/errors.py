@@ -17,6 +17,11 @@ class SpecError(Exception):
 class UnreadableInput(SpecError):
     """Input that cannot be parsed at all (not JSON, wrong encoding, truncated)."""
 
+    def __init__(self, message_en: str, message_zh: str = "") -> None:
+        super().__init__(message_en)
+        self.message_en = message_en
+        self.message_zh = message_zh or message_en
+
 
 class UnknownSpecVersion(SpecError):
     """A record or file names a spec version this release does not carry."""

@@ -65,6 +65,8 @@ def business_key(record: Mapping[str, Any]) -> str:
 def version(record: Mapping[str, Any]) -> int:
     """The record's data version SJBBH (1 when the record type carries none)."""
     value = record.get("SJBBH", 1)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)  # JSON Schema counts 2.0 as the integer 2; so does the version
     return value if isinstance(value, int) and not isinstance(value, bool) else 1
 
 

@@ -1,0 +1,75 @@
+"""The public API of exchange_spec is pinned: others code against it."""
+
+from __future__ import annotations
+
+import exchange_spec
+from exchange_spec import protocol
+
+
+def test_all_is_pinned() -> None:
+    assert sorted(exchange_spec.__all__) == [
+        "CASE_TYPES",
+        "Problem",
+        "RECORD_TYPES",
+        "SPEC_VERSION",
+        "SpecError",
+        "__version__",
+        "business_key",
+        "canonical_bytes",
+        "content_hash",
+        "event_time",
+        "is_valid",
+        "validate_record",
+        "validate_record_set",
+        "validate_records",
+        "version",
+    ]
+
+
+def test_every_name_in_all_exists() -> None:
+    for name in exchange_spec.__all__:
+        assert hasattr(exchange_spec, name), name
+
+
+def test_problem_fields_are_stable() -> None:
+    problem = exchange_spec.Problem("schema.required", "SLSJ", "缺", "missing", "SL")
+    assert problem.as_dict() == {
+        "code": "schema.required",
+        "path": "SLSJ",
+        "message_zh": "缺",
+        "message_en": "missing",
+        "record_type": "SL",
+    }
+
+
+def test_protocol_functions_are_still_there() -> None:
+    for name in (
+        "batch_manifest",
+        "body_manifest",
+        "sign",
+        "verify",
+        "signing_bytes",
+        "frame_hash",
+        "receipt",
+        "ranges",
+        "covered",
+        "error_body",
+        "check_fresh",
+        "parse_time",
+        "key_id",
+        "new_nonce",
+    ):
+        assert callable(getattr(protocol, name)), name
+
+
+def test_import_reads_no_schema() -> None:
+    # schemas are compiled lazily: a fresh interpreter importing the package loads none
+    import subprocess
+    import sys
+
+    code = (
+        "import exchange_spec, exchange_spec.schema_store as s, exchange_spec.validate as v;"
+        "print(s._resolved.cache_info().currsize, v._fast.cache_info().currsize)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["0", "0"]
