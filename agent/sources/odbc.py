@@ -132,6 +132,23 @@ def _explain(exc: pyodbc.Error) -> tuple[str, str]:
     )
 
 
+def _streaming_options(dialect: str, connection: str, fetch_size: int) -> str:
+    """Connection options that make a driver stream results instead of buffering them all,
+    unless the connection string already sets them."""
+    present = {part.split("=", 1)[0].strip().lower() for part in connection.split(";")}
+    if dialect == "postgresql" and "usedeclarefetch" not in present:
+        return f"UseDeclareFetch=1;Fetch={fetch_size}"
+    if dialect == "mariadb" and not present & {"no_cache", "streamrs", "option"}:
+        return "NO_CACHE=1"
+    return ""
+
+
+def _column_names(cur: pyodbc.Cursor) -> list[str]:
+    # The SQLite ODBC driver reports the length of non-ASCII column names in bytes, so the
+    # name arrives followed by a NUL and leftovers of its buffer; no real name holds a NUL.
+    return [str(d[0]).split("\x00", 1)[0] for d in cur.description]
+
+
 def _redact(connection: str) -> str:
     """The connection string without its password, for messages and logs."""
     return re.sub(r"(?i)(pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)", r"\1=***", connection)
@@ -159,25 +176,35 @@ class OdbcSource:
     def open(self) -> None:
         if self._conn is not None:
             return
+        conn, dialect = self._connect(self.settings.connection)
+        extra = _streaming_options(dialect.name, self.settings.connection, self.settings.fetch_size)
+        if extra:
+            # Drivers that buffer whole result sets by default: reconnect with streaming on,
+            # so memory stays flat on any table size.
+            conn.close()
+            conn, dialect = self._connect(self.settings.connection.rstrip(";") + ";" + extra)
+        self._conn, self._dialect = conn, dialect
+
+    def _connect(self, connection: str) -> tuple[pyodbc.Connection, _Dialect]:
         try:
             # autocommit: every poll sees what is committed now, and no read holds a
             # transaction open on the legacy database.
-            conn = pyodbc.connect(self.settings.connection, autocommit=True, timeout=15)
+            conn = pyodbc.connect(connection, autocommit=True, timeout=15)
         except pyodbc.Error as exc:
             raise self._fail(exc, "connecting") from exc
         try:
             if self.settings.encoding:
-                # Narrow (SQL_CHAR) text from ANSI drivers arrives in the legacy encoding;
-                # wide text stays UTF-16 as ODBC defines it.
+                # ANSI drivers hand over narrow (SQL_CHAR) text in the legacy encoding.
+                # Unicode drivers hand over wide text, which this does not touch. Parameters
+                # stay wide (pyodbc's default): setencoding would make a Unicode driver
+                # reject them.
                 conn.setdecoding(pyodbc.SQL_CHAR, encoding=self.settings.encoding)
-                conn.setencoding(encoding=self.settings.encoding)
             dbms = str(conn.getinfo(pyodbc.SQL_DBMS_NAME) or "")
             quote = str(conn.getinfo(pyodbc.SQL_IDENTIFIER_QUOTE_CHAR) or "")
         except pyodbc.Error as exc:
             conn.close()
             raise self._fail(exc, "reading the driver's capabilities") from exc
-        self._conn = conn
-        self._dialect = _dialect_for(dbms, quote)
+        return conn, _dialect_for(dbms, quote)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -355,7 +382,7 @@ class OdbcSource:
         conn, _ = self._require()
         try:
             cur = conn.cursor().execute(sql)
-            names = [d[0] for d in cur.description]
+            names = _column_names(cur)
             rows = [self._row(names, r) for r in cur.fetchmany(n)]
             cur.close()
         except pyodbc.Error as exc:
@@ -449,7 +476,7 @@ class OdbcSource:
         try:
             cur = conn.cursor()
             cur.execute(sql, params)
-            names = [d[0] for d in cur.description]
+            names = _column_names(cur)
         except pyodbc.Error as exc:
             raise self._fail(exc, doing) from exc
         try:
