@@ -72,7 +72,7 @@ def _records_of(envelope: Mapping[str, Any], manifest: Mapping[str, Any]) -> lis
 def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, Any]:
     """Verify and store one batch in ONE transaction; return the signed receipt."""
     now = ctx.now()
-    with ctx.engine.begin() as conn:
+    with ctx.transaction() as conn:
         verified = verify_envelope(
             conn, envelope, "batch", now=now, skew_seconds=ctx.settings.skew_seconds
         )

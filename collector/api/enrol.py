@@ -25,7 +25,7 @@ async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
     public_key = public_key_from(body.get("public_key"))
 
     def work() -> enrolment.Agent:
-        with ctx.engine.begin() as conn:
+        with ctx.transaction() as conn:
             return enrolment.enrol(
                 conn,
                 body["token"],
@@ -52,7 +52,7 @@ async def rotate(request: Request, ctx: Context) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         now = ctx.now()
-        with ctx.engine.begin() as conn:
+        with ctx.transaction() as conn:
             verified = verify_envelope(
                 conn, envelope, "rotate", now=now, skew_seconds=ctx.settings.skew_seconds
             )

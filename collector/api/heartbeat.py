@@ -27,7 +27,7 @@ async def heartbeat(request: Request, ctx: Context) -> dict[str, Any]:
 
     def work() -> dict[str, Any]:
         now = ctx.now()
-        with ctx.engine.begin() as conn:
+        with ctx.transaction() as conn:
             verified = verify_envelope(
                 conn, envelope, "heartbeat", now=now, skew_seconds=ctx.settings.skew_seconds
             )

@@ -20,6 +20,7 @@ Saturdays and Sundays rest, other dates work. :func:`parse_notice` is pure (text
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -131,7 +132,9 @@ def parse_notice(text: str, source: str = "<notice>") -> HolidayNotice:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", 0) or 0
+        # Python 3.11's TOMLDecodeError has the position only in its text.
+        found = re.search(r"at line (\d+)", str(exc))
+        line = int(found.group(1)) if found else 0
         raise NoticeFileError(
             source,
             line,

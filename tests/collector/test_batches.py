@@ -238,3 +238,11 @@ def test_garbage_is_malformed(agent: AgentSide) -> None:
     response = agent.client.post("/api/v1/batches", content=b"not json")
     assert response.status_code == 400
     assert response.json()["error"] == "malformed"
+
+
+def test_a_broken_store_answers_503_so_the_agent_retries(agent: AgentSide, engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE nonces")
+    response = agent.send([(1, sb("C1"))])
+    assert response.status_code == 503
+    assert response.json()["error"] == "store_unavailable"
