@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -44,11 +45,11 @@ def test_rows_from_a_notice_form_a_calendar(tmp_path: Path) -> None:
     path.write_text(GOOD, encoding="utf-8")
     calendar = WorkCalendar.from_rows(load_notice_file(path).rows())
     assert calendar.years == {2026}
-    assert calendar.is_workday(__import__("datetime").date(2026, 10, 10))
-    assert not calendar.is_workday(__import__("datetime").date(2026, 10, 5))
+    assert calendar.is_workday(date(2026, 10, 10))
+    assert not calendar.is_workday(date(2026, 10, 5))
     # Not named in this file: an ordinary weekday works, a Saturday rests.
-    assert calendar.is_workday(__import__("datetime").date(2026, 2, 16))
-    assert not calendar.is_workday(__import__("datetime").date(2026, 2, 14))
+    assert calendar.is_workday(date(2026, 2, 16))
+    assert not calendar.is_workday(date(2026, 2, 14))
 
 
 def test_bundled_notice_of_an_unshipped_year_is_none() -> None:
