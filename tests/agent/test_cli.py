@@ -1,0 +1,161 @@
+"""The esup-agent command line, end to end: a real legacy SQLite database read through
+the SQLite3 ODBC driver, a fake collector on a real 127.0.0.1 socket."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from agent.cli import main
+from agent.outbox import OUTBOX_FILE
+from agent.signing import ENROLMENT_FILE, PRIVATE_KEY_FILE
+
+from .agent_setup import sqlite_source, write_config, write_mapping
+from .fake_collector import FakeCollector, FakeCollectorServer
+from .legacy_fixtures import create_legacy_sqlite
+
+EXCLUDED, QUARANTINED, VALID = 5, 15, 30
+
+
+def invoke(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.Command]]:
+    for name, command in group.commands.items():
+        yield f"{prefix}{name}", command
+        if isinstance(command, click.Group):
+            yield from commands(command, f"{prefix}{name} ")
+
+
+def test_every_command_has_help_with_examples() -> None:
+    found = dict(commands(main))
+    expected = {"init", "check", "enrol", "run", "status", "backfill", "quarantine",
+                "quarantine list", "quarantine replay"}  # fmt: skip
+    assert expected <= set(found)
+    for name, _ in found.items():
+        result = invoke(*name.split(), "--help")
+        assert result.exit_code == 0 and "Examples:" in result.output, name
+
+
+def test_init_writes_a_config_that_check_parses_and_never_overwrites(tmp_path: Path) -> None:
+    path = tmp_path / "etc" / "agent.toml"
+    assert invoke("init", str(path)).exit_code == 0
+    result = invoke("check", "-c", str(path), "--offline")
+    assert result.exit_code == 0, result.output
+    assert "config" in result.output and "1 source(s)" in result.output
+    path.write_text("# mine", "utf-8")
+    result = CliRunner().invoke(main, ["init", str(path)])
+    assert result.exit_code == 1 and "already exists" in result.output
+    assert path.read_text("utf-8") == "# mine"
+
+
+def test_config_errors_are_reported_with_the_key_and_exit_1(tmp_path: Path) -> None:
+    path = write_config(tmp_path, outbox="batch_max_record = 5")
+    result = CliRunner().invoke(main, ["check", "-c", str(path), "--offline"])
+    assert result.exit_code == 1
+    assert "outbox.batch_max_record" in result.output and "batch_max_records" in result.output
+    result = CliRunner().invoke(main, ["status", "-c", str(tmp_path / "missing.toml")])
+    assert result.exit_code == 1 and "esup-agent init" in result.output
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[tuple[Path, FakeCollector]]:
+    """A department: legacy database, broken mapping, config, fake collector running."""
+    odbc = create_legacy_sqlite(tmp_path / "legacy.db", n=50)
+    write_mapping(tmp_path / "mapping.toml", broken=True)
+    fake = FakeCollector()
+    with FakeCollectorServer(fake) as server:
+        config = write_config(
+            tmp_path, server.url, sources=sqlite_source(odbc, Path("mapping.toml"))
+        )
+        yield config, fake
+
+
+def test_check_reaches_source_and_collector_and_changes_nothing(
+    tmp_path: Path, site: tuple[Path, FakeCollector]
+) -> None:
+    config, _ = site
+    result = invoke("check", "-c", str(config))
+    assert result.exit_code == 0, result.output
+    assert "source xzsp: reachable" in result.output
+    assert "would be quarantined" in result.output and "reachable (HTTP 200)" in result.output
+    assert "not enrolled yet" in result.output
+    state = tmp_path / "state"
+    assert not (state / OUTBOX_FILE).exists() and not (state / PRIVATE_KEY_FILE).exists()
+
+
+def test_check_fails_when_the_source_is_unreachable(tmp_path: Path) -> None:
+    write_mapping(tmp_path / "mapping.toml")
+    source = sqlite_source("Driver={No Such Driver};Database=x", Path("mapping.toml"))
+    config = write_config(tmp_path, "http://127.0.0.1:9", sources=source)
+    result = CliRunner().invoke(main, ["check", "-c", str(config)])
+    assert result.exit_code == 1
+    assert "source xzsp: FAILED" in result.output and "not reachable" in result.output
+
+
+def test_enrol_run_status_quarantine_and_backfill(
+    tmp_path: Path, site: tuple[Path, FakeCollector]
+) -> None:
+    config, fake = site
+    c = str(config)
+    result = CliRunner().invoke(main, ["run", "-c", c, "--once"])
+    assert result.exit_code == 1 and "not enrolled" in result.output
+
+    result = invoke("enrol", "-c", c, "--token", "good-token")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "state" / ENROLMENT_FILE).exists()
+
+    result = invoke("run", "-c", c, "--once")
+    assert result.exit_code == 0, result.output
+    assert f"{VALID} new" in result.output and f"{VALID} delivered" in result.output
+    assert len(fake.records) == VALID and len(fake.heartbeats) == 1
+
+    status = json.loads(invoke("status", "-c", c, "--json").output)
+    assert status["outbox"]["pending"] == 0 and status["outbox"]["delivered"] == VALID
+    assert status["outbox"]["quarantined"] == QUARANTINED
+    assert status["cursors"][0]["cursor"]["key"] == 50
+    assert status["agent_id"] in fake.agents and status["paused"] is None
+    human = invoke("status", "-c", c).output
+    assert "quarantined / 隔离:             15" in human and "xzsp" in human
+
+    listed = json.loads(invoke("quarantine", "list", "-c", c, "--json").output)
+    assert len(listed) == QUARANTINED and listed[0]["problems"][0]["path"] == "SBSJ"
+
+    write_mapping(tmp_path / "mapping.toml")  # the fix
+    result = invoke("quarantine", "replay", "-c", c)
+    assert f"replayed {QUARANTINED} row(s)" in result.output
+    assert invoke("run", "-c", c, "--once").exit_code == 0
+    assert len(fake.records) == VALID + QUARANTINED
+    assert "no quarantined rows" in invoke("quarantine", "list", "-c", c).output
+
+    result = invoke("backfill", "-c", c, "--from", "2026-09-01", "--to", "2026-12-31")
+    assert result.exit_code == 0, result.output
+    assert "backfill done: 0 new records, 45 already present" in result.output
+    sent = len(fake.manifests)
+    invoke("run", "-c", c, "--once")
+    assert len(fake.manifests) == sent  # nothing was sent twice
+
+
+def test_backfill_rejects_a_bad_range(site: tuple[Path, FakeCollector]) -> None:
+    config, _ = site
+    result = CliRunner().invoke(
+        main, ["backfill", "-c", str(config), "--from", "2026-10-01", "--to", "yesterday"]
+    )
+    assert result.exit_code == 2 and "not a date" in result.output
+    result = CliRunner().invoke(
+        main, ["backfill", "-c", str(config), "--from", "2026-10-01", "--to", "2026-10-01",
+               "--source", "xzps"]
+    )  # fmt: skip
+    assert result.exit_code == 1 and "did you mean 'xzsp'" in result.output
+
+
+def test_status_before_the_first_run_says_what_to_do(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
+    result = CliRunner().invoke(main, ["status", "-c", str(config)])
+    assert result.exit_code == 1 and "has not run yet" in result.output
