@@ -113,6 +113,13 @@ def _explain(exc: pyodbc.Error) -> tuple[str, str]:
             "(names are case-sensitive when quoted) / 请核对配置中的 timestamp_column、"
             "key_column 列名(区分大小写)",
         )
+    if state == "07006" or "unsupported type" in low:
+        return (
+            "the driver returned values it could not convert / 驱动返回了无法转换的数据",
+            'if the database keeps text in GBK/GB18030, set encoding = "gbk" (or "gb18030") '
+            "in the source's config / "
+            "如数据库使用 GBK 或 GB18030 编码,请在数据源配置中设置 encoding",
+        )
     if state.startswith("08") or state == "HYT00" or "connect" in low:
         return (
             "cannot connect to the database / 无法连接数据库",
@@ -171,6 +178,14 @@ class OdbcSource:
         return SourceError(
             f"source {self.settings.name!r}: {what} while {doing}. How to fix: {fix}. "
             f"(connection: {_redact(self.settings.connection)}; driver said: {detail})"
+        )
+
+    def _undecodable(self, exc: UnicodeDecodeError, table: TableSettings) -> SourceError:
+        return SourceError(
+            f"source {self.settings.name!r}: text in {table.label} is not {exc.encoding}. "
+            "How to fix: set encoding in the source's config to the database's character "
+            'set, e.g. "gbk" or "gb18030" / 文本编码与配置不符,请将数据源的 encoding '
+            "设置为数据库实际使用的字符集"
         )
 
     def open(self) -> None:
@@ -387,6 +402,8 @@ class OdbcSource:
             cur.close()
         except pyodbc.Error as exc:
             raise self._fail(exc, f"reading a sample of {table.label}") from exc
+        except UnicodeDecodeError as exc:
+            raise self._undecodable(exc, table) from exc
         return rows
 
     def _range(
@@ -485,6 +502,8 @@ class OdbcSource:
                     batch = cur.fetchmany(self.settings.fetch_size)
                 except pyodbc.Error as exc:
                     raise self._fail(exc, doing) from exc
+                except UnicodeDecodeError as exc:
+                    raise self._undecodable(exc, table) from exc
                 if not batch:
                     break
                 rows = [self._row(names, r) for r in batch]

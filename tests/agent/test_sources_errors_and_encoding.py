@@ -1,0 +1,114 @@
+"""Legacy encodings arrive as intact Chinese text; driver errors become SourceError with a fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agent.errors import SourceError
+from agent.sources import OdbcSource, SourceSettings, TableSettings
+
+from .legacy_fixtures import connect, sqlite_odbc
+
+BUREAU = "常德市市场监督管理局"
+
+
+def read_all(settings: SourceSettings, table: TableSettings) -> list[dict[str, Any]]:
+    with OdbcSource(settings) as src:
+        return [row for chunk in src.read(table, None) for row in chunk.rows]
+
+
+@pytest.mark.parametrize("encoding", [None, "gbk"])
+def test_a_gbk_table_on_mariadb_arrives_intact(mariadb_database: Any, encoding: str | None) -> None:
+    conn = connect(mariadb_database.odbc)
+    try:
+        conn.execute(
+            "CREATE TABLE T_SQ_SLXX (ID INT PRIMARY KEY, BMMC VARCHAR(50), SQRMC VARCHAR(20)) "
+            "CHARACTER SET gbk"
+        )
+        conn.execute("INSERT INTO T_SQ_SLXX VALUES (1, ?, ?)", BUREAU, "张三")
+        stored = conn.execute("SELECT HEX(BMMC) FROM T_SQ_SLXX").fetchone()[0]
+    finally:
+        conn.close()
+    assert bytes.fromhex(stored) == BUREAU.encode("gbk")  # really GBK on disk
+    settings = SourceSettings(name="gbk", connection=mariadb_database.odbc, encoding=encoding)
+    table = TableSettings(record_type="SL", table="T_SQ_SLXX", mode="key", key_column="ID")
+    rows = read_all(settings, table)
+    # The Unicode driver converts to wide text; the encoding setting must not spoil that.
+    assert rows == [{"ID": 1, "BMMC": BUREAU, "SQRMC": "张三"}]
+
+
+def test_gbk_bytes_from_an_ansi_driver_are_decoded_with_the_source_encoding(
+    pg_database: Any,
+) -> None:
+    conn = connect(pg_database.odbc)
+    try:
+        conn.execute("CREATE TABLE t_sq_slxx (id INT PRIMARY KEY, bmmc VARCHAR(50))")
+        conn.execute("INSERT INTO t_sq_slxx VALUES (1, ?)", BUREAU)
+    finally:
+        conn.close()
+    # The ANSI driver with a GBK client encoding hands over raw GBK bytes, like an old system.
+    ansi = (
+        pg_database.odbc.replace("PostgreSQL Unicode", "PostgreSQL ANSI")
+        + "ConnSettings=SET client_encoding TO 'GBK';"
+    )
+    table = TableSettings(record_type="SL", table="t_sq_slxx", mode="key", key_column="id")
+    rows = read_all(SourceSettings(name="gbk", connection=ansi, encoding="gbk"), table)
+    assert rows == [{"id": 1, "bmmc": BUREAU}]
+    # Without the setting the same bytes cannot be read as text.
+    with pytest.raises(SourceError, match="encoding"):
+        read_all(SourceSettings(name="gbk", connection=ansi), table)
+    # A wrong encoding is reported, not turned into garbled text.
+    with pytest.raises(SourceError, match="not utf-8"):
+        read_all(SourceSettings(name="gbk", connection=ansi, encoding="utf-8"), table)
+
+
+def test_a_wrong_driver_name_points_at_odbcinst_ini(tmp_path: Path) -> None:
+    settings = SourceSettings(
+        name="qyxx", connection=f"Driver={{SQLite 9}};Database={tmp_path / 'x.db'}"
+    )
+    with pytest.raises(SourceError) as caught:
+        OdbcSource(settings).open()
+    message = str(caught.value)
+    assert "'qyxx'" in message
+    assert "driver" in message.lower() and "/etc/odbcinst.ini" in message
+    assert "驱动" in message
+
+
+def test_a_missing_table_names_the_config_to_fix(tmp_path: Path) -> None:
+    settings = SourceSettings(name="qyxx", connection=sqlite_odbc(tmp_path / "x.db"))
+    table = TableSettings(record_type="SL", table="T_SQ_SLXX", timestamp_column="XGSJ")
+    with OdbcSource(settings) as src, pytest.raises(SourceError) as caught:
+        list(src.read(table, None))
+    message = str(caught.value)
+    assert "table was not found" in message and "找不到数据表" in message
+    assert "T_SQ_SLXX" in message and "tables" in message
+
+
+def test_a_missing_column_names_the_setting_to_fix(mariadb_database: Any) -> None:
+    conn = connect(mariadb_database.odbc)
+    try:
+        conn.execute("CREATE TABLE T_SQ_SLXX (ID INT PRIMARY KEY, XGSJ DATETIME)")
+    finally:
+        conn.close()
+    settings = SourceSettings(name="qyxx", connection=mariadb_database.odbc)
+    table = TableSettings(record_type="SL", table="T_SQ_SLXX", timestamp_column="GXSJ")
+    with OdbcSource(settings) as src, pytest.raises(SourceError) as caught:
+        list(src.read(table, None))
+    message = str(caught.value)
+    assert "column was not found" in message and "timestamp_column" in message
+
+
+def test_an_unreachable_server_says_so_without_showing_the_password(
+    mariadb_database: Any,
+) -> None:
+    connection = mariadb_database.odbc.replace("Port=3306", "Port=1").replace(
+        "Pwd=;", "Pwd=s3cret;"
+    )
+    with pytest.raises(SourceError) as caught:
+        OdbcSource(SourceSettings(name="qyxx", connection=connection)).open()
+    message = str(caught.value)
+    assert "cannot connect" in message and "无法连接" in message
+    assert "s3cret" not in message and "Pwd=***" in message
