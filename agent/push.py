@@ -198,6 +198,10 @@ class Pusher:
                 elif exc.status in REVOKED_STATUS or exc.code in REVOKED_CODES:
                     self._stop(exc, outcome)
                     return outcome
+                elif (exc.status == 413 or exc.code == "too_large") and len(batch) > 1:
+                    # The collector takes less than we send: halve the batch and go on.
+                    self.batch_max_records = max(1, len(batch) // 2)
+                    continue
                 self._failed(exc, outcome)
                 return outcome
             except PushError as exc:

@@ -49,6 +49,7 @@ class FakeCollector:
     sign_receipts_with: Ed25519PrivateKey | None = None  # a wrong key: untrusted receipts
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
     skew_seconds: int = protocol.DEFAULT_SKEW_SECONDS
+    max_batch_records: int = 10_000  # larger batches are refused with 413 too_large
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -134,6 +135,8 @@ class FakeCollector:
         if refused:
             return refused
         manifest = data["manifest"]
+        if len(manifest["items"]) > self.max_batch_records:
+            return 413, protocol.error_body("too_large", "批次过大", "batch too large")
         self.manifests.append(manifest)
         hashes = {int(s): h for s, h in manifest["items"]}
         covered: list[int] = []

@@ -293,3 +293,14 @@ def test_prune_after_delivery_never_lets_a_record_be_sent_twice(
     assert outbox.prune(timedelta(0)) == 3
     assert fill(outbox, records[:3]) == []
     assert pusher.push().batches == 0 and len(fake.manifests) == 1
+
+
+def test_a_batch_the_collector_finds_too_large_is_split(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector(max_batch_records=3)
+    pusher, outbox, _ = make_pusher(tmp_path, fake, batch_max_records=10)
+    fill(outbox, records[:8])
+    outcome = pusher.push()
+    assert outcome.error is None and outcome.delivered == 8
+    assert max(len(m["items"]) for m in fake.manifests) <= 3
