@@ -7,7 +7,7 @@ groups the few facts the record-set rules need by SBLSH (never whole records) an
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,7 +68,7 @@ def check_file(
     """Yield every finding of one file; fills ``stats``. Raises UnreadableInput."""
     name = str(path)
     in_array = is_json_array_file(path)
-    checker: RecordSetChecker[tuple[int, str]] = RecordSetChecker()
+    checker: RecordSetChecker[int] = RecordSetChecker()
     for entry in read_entries(path):
         stats.records += 1
         if progress is not None:
@@ -79,17 +79,17 @@ def check_file(
             rtype = sblsh = ""
         else:
             problems = validate_record(value)
-            is_object = isinstance(value, Mapping)
+            is_object = isinstance(value, dict)  # what json.loads makes of an object
             rtype = str(value.get("type", "")) if is_object else ""
             sblsh = str(value.get("SBLSH", "")) if is_object else ""
             if is_object:
-                checker.add(value, (entry.line, sblsh))
+                checker.add(value, entry.line)
         if problems:
             stats.invalid += 1
             stats.invalid_lines.add(entry.line)
             for problem in problems:
                 yield Finding(name, entry.line, in_array, rtype, sblsh, problem)
-    for (line, sblsh), problem in checker.problems():
+    for sblsh, line, problem in checker.problems_by_case():
         if line not in stats.invalid_lines:
             stats.invalid += 1
             stats.invalid_lines.add(line)

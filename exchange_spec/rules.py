@@ -323,81 +323,90 @@ _BY_XH = {"TBCXSQ", "TBCXJG", "BZGZ", "BZSL"}
 Ref = TypeVar("Ref")
 
 
-@dataclass(frozen=True)
-class _Fact(Generic[Ref]):
-    sjbbh: int
-    moment: datetime
-    text: str
-    ref: Ref
-
-
 class RecordSetChecker(Generic[Ref]):
     """Collects the few facts record-set rules need, then reports the violations.
 
     ``add(record, ref)`` for every record (``ref`` says where it came from: an index, a line
     number); ``problems()`` at the end yields ``(ref, Problem)`` for each violation, against
     the later record of the pair. Of several versions of a record the highest SJBBH counts.
+    Memory: one small tuple per case and time-carrying record type, never the records.
     """
 
     def __init__(self) -> None:
-        # SBLSH -> "SL" / "BJ" / "TBCXSQ#2" ... -> fact of the highest version seen
-        self._cases: dict[str, dict[str, _Fact[Ref]]] = {}
+        # SBLSH -> slot ("SL", "BJ", "TBCXSQ#2", ...) -> (SJBBH, time text, ref) of the
+        # highest version seen; times are parsed again only when the rules run
+        self._cases: dict[str, dict[str, tuple[int, str, Ref]]] = {}
 
     def add(self, record: Mapping[str, Any], ref: Ref) -> None:
         rt = record.get("type")
         field = _TIME_FIELD.get(rt) if isinstance(rt, str) else None
+        if field is None:
+            return
         sblsh = record.get("SBLSH")
-        text = record.get(field) if field else None
-        if field is None or not isinstance(sblsh, str) or not isinstance(text, str):
+        text = record.get(field)
+        if not isinstance(sblsh, str) or not isinstance(text, str):
             return
-        try:
-            moment = datetime.fromisoformat(text)
-        except ValueError:
-            return
-        if moment.tzinfo is None:
-            return  # the schema reports the missing offset; naive and aware do not compare
-        slot = str(rt)
-        if rt in _BY_XH:
-            slot = f"{rt}#{record.get('XH')}"
+        slot = f"{rt}#{record.get('XH')}" if rt in _BY_XH else str(rt)
         version = record_version(record)
-        facts = self._cases.setdefault(sblsh, {})
+        facts = self._cases.get(sblsh)
+        if facts is None:
+            facts = self._cases[sblsh] = {}
         known = facts.get(slot)
-        if known is None or version >= known.sjbbh:
-            facts[slot] = _Fact(version, moment, text, ref)
+        if known is None or version >= known[0]:
+            facts[slot] = (version, text, ref)
 
     def problems(self) -> Iterator[tuple[Ref, Problem]]:
+        for _sblsh, ref, problem in self.problems_by_case():
+            yield ref, problem
+
+    def problems_by_case(self) -> Iterator[tuple[str, Ref, Problem]]:
+        """Like :meth:`problems`, with the SBLSH of the case first."""
         for sblsh, facts in self._cases.items():
             for rule in ORDER_RULES:
-                yield from _check_order(rule, sblsh, facts)
+                for ref, problem in _check_order(rule, sblsh, facts):
+                    yield sblsh, ref, problem
 
     def __len__(self) -> int:
         """Number of cases (SBLSH) seen."""
         return len(self._cases)
 
 
+def _moment(text: str) -> datetime | None:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None  # the record's own validation reports it
+    # a time without offset is a schema problem; naive and aware times do not compare
+    return moment if moment.tzinfo is not None else None
+
+
 def _check_order(
-    rule: _Order, sblsh: str, facts: Mapping[str, _Fact[Ref]]
+    rule: _Order, sblsh: str, facts: Mapping[str, tuple[int, str, Ref]]
 ) -> Iterator[tuple[Ref, Problem]]:
-    for slot, later in facts.items():
+    for slot, (_, later_text, later_ref) in facts.items():
         kind, _, xh = slot.partition("#")
         if kind != rule.later:
             continue
         earlier = facts.get(f"{rule.earlier}#{xh}" if rule.by_xh else rule.earlier)
-        if earlier is None or later.moment >= earlier.moment:
+        if earlier is None:
+            continue
+        earlier_text = earlier[1]
+        later_at, earlier_at = _moment(later_text), _moment(earlier_text)
+        if later_at is None or earlier_at is None or later_at >= earlier_at:
             continue
         lf, ef = _TIME_FIELD[rule.later], _TIME_FIELD[rule.earlier]
         scope_zh = f"SBLSH={sblsh}" + (f",XH={xh}" if rule.by_xh else "")
         scope_en = f"SBLSH {sblsh}" + (f", XH {xh}" if rule.by_xh else "")
         yield (
-            later.ref,
+            later_ref,
             Problem(
                 rule.code,
                 lf,
-                f"{rule.later} 记录的 {field_zh(rule.later, lf)} {later.text} 早于同一办件"
+                f"{rule.later} 记录的 {field_zh(rule.later, lf)} {later_text} 早于同一办件"
                 f"({scope_zh}){rule.earlier} 记录的 {field_zh(rule.earlier, ef)} "
-                f"{earlier.text};请核对两条记录的时间",
-                f"{field_en(rule.later, lf)} {later.text} of the {rule.later} record is before "
-                f"{field_en(rule.earlier, ef)} {earlier.text} of the {rule.earlier} record of "
+                f"{earlier_text};请核对两条记录的时间",
+                f"{field_en(rule.later, lf)} {later_text} of the {rule.later} record is before "
+                f"{field_en(rule.earlier, ef)} {earlier_text} of the {rule.earlier} record of "
                 f"the same case ({scope_en}); check the times of both records",
                 rule.later,
             ),

@@ -19,7 +19,6 @@ from typing import Any
 
 import fastjsonschema
 
-from .explain import explain, spec_problem
 from .problem import Problem
 from .records import RECORD_TYPES, SPEC_VERSION
 from .rules import RecordSetChecker, record_checks
@@ -72,6 +71,8 @@ def _envelope_problem(record: Any) -> Problem | None:
         )
     spec = record.get("spec")
     if spec != SPEC_VERSION:
+        from .explain import spec_problem
+
         return spec_problem(spec, str(rtype))
     return None
 
@@ -94,6 +95,9 @@ def validate_record(record: Mapping[str, Any]) -> list[Problem]:
     try:
         _fast(rtype)(record)
     except fastjsonschema.JsonSchemaValueException as exc:
+        # jsonschema is imported only when a record fails: the valid path never needs it
+        from .explain import explain
+
         problems = explain(record, rtype)
         if not problems:  # both validators read the same schema; this is a safety net
             problems = [
