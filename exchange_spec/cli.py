@@ -71,8 +71,10 @@ def validate(ctx: click.Context, files: tuple[Path, ...], output_format: str) ->
     for path in files:
         stats = FileStats()
         try:
-            with _progress(path) as progress:
+            bar = _progress(path)
+            with bar as progress:
                 for finding in check_file(path, stats, progress):
+                    bar.clear_line()
                     if as_json:
                         click.echo(json.dumps(finding.as_dict(), ensure_ascii=False))
                     else:
@@ -130,6 +132,11 @@ class _progress:
         self._bar = click.progressbar(length=size, label=self._path.name, file=sys.stderr)
         bar = self._bar.__enter__()
         return lambda n: bar.update(n)
+
+    def clear_line(self) -> None:
+        """Wipe the bar before printing a finding, so lines do not run into each other."""
+        if self._bar is not None:
+            sys.stderr.write("\r\033[K")
 
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:

@@ -24,7 +24,7 @@ from typing import Any, Generic, TypeVar
 from .problem import Problem
 from .records import CASE_TYPES, RECORD_TYPES
 from .records import version as record_version
-from .schema_store import code_table, fields_with_format
+from .schema_store import code_table, fields_with_format, resolved_schema
 from .wording import field_en, field_zh, is_placeholder, shown
 
 RecordCheck = Callable[[Mapping[str, Any]], list[Problem]]
@@ -152,10 +152,16 @@ PLACEHOLDER_FIELDS = ("SBLSH", "SXBM", "SXMC", "BMBM", "BMMC", "SQRMC", "SFXMBM"
 _LONGEST_PLACEHOLDER = 8  # padded placeholders such as " 无 " still count
 
 
+@cache
+def _placeholder_fields(record_type: str) -> tuple[str, ...]:
+    props = resolved_schema(record_type).get("properties", {})
+    return tuple(f for f in PLACEHOLDER_FIELDS if f in props)
+
+
 def _no_placeholder(record: Mapping[str, Any]) -> list[Problem]:
     rt = str(record.get("type"))
     problems: list[Problem] = []
-    for field in PLACEHOLDER_FIELDS:
+    for field in _placeholder_fields(rt):
         value = record.get(field)
         # placeholders are short: the length test keeps the valid path cheap
         if (

@@ -199,3 +199,33 @@ def test_docs_to_stdout_to_a_file_and_check(tmp_path: Path) -> None:
     stale = run("docs", "--output", str(out), "--check")
     assert stale.exit_code == 1 and "stale" in stale.output
     assert run("docs", "--check").exit_code == 2
+
+
+def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    path = write_jsonl(tmp_path / "cases.jsonl", *([SL] * 50))
+    cli = [sys.executable, "-c", "from exchange_spec.cli import main; main()", "validate"]
+    master, slave = pty.openpty()
+    try:
+        done = subprocess.run([*cli, str(path)], stdout=subprocess.PIPE, stderr=slave, timeout=60)
+        os.close(slave)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            terminal += chunk
+    finally:
+        os.close(master)
+    assert done.returncode == 0
+    assert b"cases.jsonl" in terminal and b"100%" in terminal
+    assert b"%" not in done.stdout  # the bar never mixes into the results
+    piped = subprocess.run([*cli, str(path)], capture_output=True, timeout=60)
+    assert piped.returncode == 0 and piped.stderr == b""
