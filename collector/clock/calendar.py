@@ -150,8 +150,11 @@ class WorkCalendar:
         self._cum_unknown = cum_unknown
 
     @classmethod
-    def from_rows(cls, rows: Iterable[CalendarRow], version: str | None = None) -> WorkCalendar:
-        """Build a calendar from stored rows; the version defaults to a hash of the rows."""
+    def from_rows(
+        cls, rows: Iterable[CalendarRow], version: str | int | None = None
+    ) -> WorkCalendar:
+        """Build a calendar from stored rows; the version (e.g. the store's revision number)
+        defaults to a hash of the rows."""
         row_list = list(rows)
         days: dict[date, DayInfo] = {}
         for row in row_list:
@@ -162,7 +165,7 @@ class WorkCalendar:
                     "keep exactly one row per date",
                 )
             days[row.day] = DayInfo(row.is_workday, row.name, row.source)
-        return cls(days, version if version is not None else rows_version(row_list))
+        return cls(days, str(version) if version is not None else rows_version(row_list))
 
     # -- what the calendar holds -------------------------------------------------------------
 
@@ -199,7 +202,9 @@ class WorkCalendar:
         info = self._days.get(day)
         return weekday_rule(day) if info is None else info.is_workday
 
-    def with_rows(self, rows: Iterable[CalendarRow], version: str | None = None) -> WorkCalendar:
+    def with_rows(
+        self, rows: Iterable[CalendarRow], version: str | int | None = None
+    ) -> WorkCalendar:
         """A new calendar where ``rows`` (whole years) replace the same dates of this one."""
         merged = {r.day: r for r in self.rows()}
         merged.update({r.day: r for r in rows})

@@ -228,8 +228,7 @@ class _Case:
 
     def __init__(self, records: Sequence[Mapping[str, Any]]) -> None:
         self.facts: list[Fact] = []
-        latest: dict[tuple[str, str], tuple[int, str, Mapping[str, Any]]] = {}
-        conflicts: set[tuple[str, str]] = set()
+        grouped: dict[tuple[str, str], list[tuple[int, Mapping[str, Any]]]] = {}
         cases: set[str] = set()
         for record in records:
             rtype = str(record.get("type", ""))
@@ -239,15 +238,23 @@ class _Case:
             key = (rtype, "" if sub is None else str(sub))
             version = record.get("SJBBH", 1)
             version = version if isinstance(version, int) and not isinstance(version, bool) else 1
-            # Equal versions with different content: the larger canonical text wins, so the
-            # choice never depends on the order records arrived in.
-            text = json.dumps(record, sort_keys=True, ensure_ascii=False, default=str)
-            held = latest.get(key)
-            if held is None or (version, text) > (held[0], held[1]):
-                if held is not None and held[0] == version and held[1] != text:
-                    conflicts.add(key)
-                latest[key] = (version, text, record)
-            elif held[0] == version and held[1] != text:
+            grouped.setdefault(key, []).append((version, record))
+        latest: dict[tuple[str, str], Mapping[str, Any]] = {}
+        conflicts: set[tuple[str, str]] = set()
+        for key, versions in grouped.items():
+            top = max(v for v, _ in versions)
+            candidates = [r for v, r in versions if v == top]
+            if len(candidates) == 1:
+                latest[key] = candidates[0]
+                continue
+            # Equal versions: the larger canonical text wins, so the choice never depends on
+            # the order records arrived in; differing content is reported.
+            texts = {
+                json.dumps(r, sort_keys=True, ensure_ascii=False, default=str): r
+                for r in candidates
+            }
+            latest[key] = texts[max(texts)]
+            if len(texts) > 1:
                 conflicts.add(key)
         if len(cases) > 1:
             raise CaseRecordsError(
@@ -267,7 +274,7 @@ class _Case:
                 )
             )
         self.by_type: dict[str, dict[str, Mapping[str, Any]]] = {}
-        for (rtype, sub), (_, _, record) in sorted(latest.items(), key=lambda kv: kv[0]):
+        for (rtype, sub), record in sorted(latest.items(), key=lambda kv: kv[0]):
             self.by_type.setdefault(rtype, {})[sub] = record
 
     def one(self, rtype: str) -> Mapping[str, Any] | None:
@@ -401,8 +408,8 @@ def evaluate(
     if granted:
         promised = _extended(promised, granted, base_promised, flags)
         legal = _extended(legal, granted, base_legal, flags)
-    promised_deadline = deadline(promised)
-    legal_deadline = deadline(legal)
+    promised_deadline = deadline(promised) if granted else base_promised
+    legal_deadline = deadline(legal) if granted else base_legal
 
     used_gross = flags.between(accepted_on, stop_day)
     suspended_count = bisect_right(suspended_work, stop_day)

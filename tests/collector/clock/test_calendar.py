@@ -261,3 +261,13 @@ def test_workdays_between_matches_counting(a: date, b: date) -> None:
     expected = sum(GAPPY.is_workday(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
     unknown = any(not GAPPY.is_known(a + timedelta(days=i)) for i in range(1, (b - a).days + 1))
     assert GAPPY.workdays_between(a, b) == GAPPY.workdays_between(a, b).__class__(expected, unknown)
+
+
+def test_public_names_are_pinned() -> None:
+    import collector.clock as clock
+
+    assert set(clock.__all__) == {
+        name for name in dir(clock) if not name.startswith("_") and name[0].isupper()
+    } | {name for name in clock.__all__ if name[0].islower()}
+    for name in ("WorkCalendar", "evaluate", "CaseClock", "ClockRules", "parse_notice"):
+        assert name in clock.__all__

@@ -343,6 +343,12 @@ def test_equal_versions_with_different_content_are_reported(
     second = run(calendar_2026, [b, a], "03-03")
     assert first == second
     assert "conflicting_versions" in first.fact_codes()
+    # A conflict at an old version does not matter once a higher version exists.
+    c = sl("03-02", 7, SJBBH=2)
+    for records in ([a, b, c], [c, b, a], [b, c, a]):
+        clock = run(calendar_2026, records, "03-03")
+        assert "conflicting_versions" not in clock.fact_codes()
+        assert clock.promised_deadline == d("03-11")
 
 
 def test_not_accepted_cases_have_no_clock(calendar_2026: WorkCalendar) -> None:
@@ -418,6 +424,12 @@ def cases(draw: st.DrawFn) -> tuple[list[Record], date]:
     if draw(st.booleans()):
         done = accepted + timedelta(days=draw(st.integers(min_value=0, max_value=90)))
         records.append(bj(done.isoformat()))
+    # Resends: copies with other versions, some with different content at the same version.
+    for _ in range(draw(st.integers(min_value=0, max_value=3))):
+        copy = dict(draw(st.sampled_from(records)))
+        copy["SJBBH"] = draw(st.integers(min_value=1, max_value=3))
+        copy["BZ"] = draw(st.sampled_from(["", "resend", "corrected"]))
+        records.append(copy)
     now = accepted + timedelta(days=draw(st.integers(min_value=0, max_value=120)))
     return records, now
 
