@@ -206,8 +206,17 @@ class _TemplateFormatter(string.Formatter):
         return _format(value, format_spec, self.where)
 
 
-def compile_rule(data: Any, where: str, codes_allowed: frozenset[str] | None = None) -> FieldRule:
-    """A FieldRule from the mapping file's table at ``where``; ConfigError when it is wrong."""
+def compile_rule(
+    data: Any,
+    where: str,
+    codes_allowed: frozenset[str] | None = None,
+    implied_type: str | None = None,
+) -> FieldRule:
+    """A FieldRule from the mapping file's table at ``where``; ConfigError when it is wrong.
+
+    ``codes_allowed``: the spec codes the field accepts; ``implied_type``: the conversion
+    the field's schema implies (time, int, ...), used when the file gives no ``type``.
+    """
     if isinstance(data, str):
         data = {"column": data}  # SLBH = "YWLSH" is short for { column = "YWLSH" }
     data = check.table(data, where)
@@ -236,6 +245,8 @@ def compile_rule(data: Any, where: str, codes_allowed: frozenset[str] | None = N
             raise ConfigError(f"{where}.vars: only used with 'template' / vars 仅用于 template")
         raw_vars = check.table(data["vars"], f"{where}.vars")
         values["vars"] = {str(k): compile_rule(v, f"{where}.vars.{k}") for k, v in raw_vars.items()}
+    if implied_type is not None and "template" not in data:
+        values["type"] = implied_type
     if "type" in data:
         kind = check.typed(data, "type", str, where)
         if kind not in TYPES:

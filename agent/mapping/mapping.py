@@ -145,6 +145,7 @@ class Mapping:
                     spec,
                     f"{at}.fields.{name}",
                     spec_catalogue.allowed_codes(rtype, name) if _has_codes(spec) else None,
+                    spec_catalogue.value_kind(rtype, name),
                 )
             types[rtype] = _TypeRules(
                 fields=fields,

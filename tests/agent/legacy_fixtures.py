@@ -34,7 +34,12 @@ def sqlite_odbc(path: Path | str) -> str:
 
 
 def connect(odbc: str) -> pyodbc.Connection:
-    return pyodbc.connect(odbc, autocommit=True)
+    conn = pyodbc.connect(odbc, autocommit=True)
+    if "mariadb" in odbc.lower():
+        # MariaDB Connector/ODBC 3.1 intermittently fails ("Memory allocation error") on
+        # several wide Chinese parameters in one statement; UTF-8 narrow ones are reliable.
+        conn.setencoding(encoding="utf-8")
+    return conn
 
 
 def _types(kind: str) -> dict[str, str]:

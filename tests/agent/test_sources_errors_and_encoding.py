@@ -20,24 +20,33 @@ def read_all(settings: SourceSettings, table: TableSettings) -> list[dict[str, A
         return [row for chunk in src.read(table, None) for row in chunk.rows]
 
 
-@pytest.mark.parametrize("encoding", [None, "gbk"])
-def test_a_gbk_table_on_mariadb_arrives_intact(mariadb_database: Any, encoding: str | None) -> None:
+@pytest.mark.parametrize(
+    ("charset", "encoding"), [("gbk", None), ("gbk", "gbk"), ("utf8mb4", None)]
+)
+def test_chinese_text_on_mariadb_arrives_intact(
+    mariadb_database: Any, charset: str, encoding: str | None
+) -> None:
     conn = connect(mariadb_database.odbc)
     try:
         conn.execute(
-            "CREATE TABLE T_SQ_SLXX (ID INT PRIMARY KEY, BMMC VARCHAR(50), SQRMC VARCHAR(20)) "
-            "CHARACTER SET gbk"
+            "CREATE TABLE T_SQ_SLXX (ID INT PRIMARY KEY, BMMC VARCHAR(50), SQRMC VARCHAR(20), "
+            f"MJ VARCHAR(10)) CHARACTER SET {charset}"
         )
-        conn.execute("INSERT INTO T_SQ_SLXX VALUES (1, ?, ?)", BUREAU, "张三")
-        stored = conn.execute("SELECT HEX(BMMC) FROM T_SQ_SLXX").fetchone()[0]
+        conn.execute("INSERT INTO T_SQ_SLXX VALUES (1, ?, ?, ?)", BUREAU, "张三", "秘密")
+        conn.execute("INSERT INTO T_SQ_SLXX VALUES (2, ?, ?, ?)", "/", "李四", "")
+        stored = conn.execute("SELECT HEX(BMMC) FROM T_SQ_SLXX WHERE ID = 1").fetchone()[0]
     finally:
         conn.close()
-    assert bytes.fromhex(stored) == BUREAU.encode("gbk")  # really GBK on disk
+    assert bytes.fromhex(stored) == BUREAU.encode("gbk" if charset == "gbk" else "utf-8")
     settings = SourceSettings(name="gbk", connection=mariadb_database.odbc, encoding=encoding)
     table = TableSettings(record_type="SL", table="T_SQ_SLXX", mode="key", key_column="ID")
     rows = read_all(settings, table)
-    # The Unicode driver converts to wide text; the encoding setting must not spoil that.
-    assert rows == [{"ID": 1, "BMMC": BUREAU, "SQRMC": "张三"}]
+    # '秘密' is the value Connector/ODBC's wide path cut to '秘': the secret-level filter
+    # depends on it arriving whole.
+    assert rows == [
+        {"ID": 1, "BMMC": BUREAU, "SQRMC": "张三", "MJ": "秘密"},
+        {"ID": 2, "BMMC": "/", "SQRMC": "李四", "MJ": ""},
+    ]
 
 
 def test_gbk_bytes_from_an_ansi_driver_are_decoded_with_the_source_encoding(

@@ -8,7 +8,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.sources import SourceSettings, TableSettings
-from agent.sources.odbc import _streaming_options
+from agent.sources.odbc import _driver_options
 
 GOOD: dict[str, Any] = {
     "name": "qyxx",
@@ -103,11 +103,11 @@ def test_table_mistakes_name_the_key(table: dict[str, Any], expected: str) -> No
         SourceSettings.from_dict(data, "sources[0]")
 
 
-def test_streaming_is_switched_on_unless_the_connection_string_decides() -> None:
-    assert _streaming_options("postgresql", "Driver={PostgreSQL Unicode}", 500) == (
+def test_streaming_and_charset_are_switched_on_unless_the_connection_string_decides() -> None:
+    assert _driver_options("postgresql", "Driver={PostgreSQL Unicode}", 500) == (
         "UseDeclareFetch=1;Fetch=500"
     )
-    assert _streaming_options("postgresql", "DSN=x;UseDeclareFetch=0", 500) == ""
-    assert _streaming_options("mariadb", "DSN=x", 500) == "NO_CACHE=1"
-    assert _streaming_options("mariadb", "DSN=x;STREAMRS=0", 500) == ""
-    assert _streaming_options("sqlite", "DSN=x", 500) == ""
+    assert _driver_options("postgresql", "DSN=x;UseDeclareFetch=0", 500) == ""
+    assert _driver_options("mariadb", "DSN=x", 500) == "NO_CACHE=1;CHARSET=utf8mb4"
+    assert _driver_options("mariadb", "DSN=x;STREAMRS=0;charset=utf8mb4", 500) == ""
+    assert _driver_options("sqlite", "DSN=x", 500) == ""
