@@ -488,7 +488,7 @@ class Outbox:
         with self._tx("prune delivered records") as conn:
             return conn.execute(
                 "UPDATE records SET body = NULL WHERE state = 'delivered' "
-                "AND delivered_at < ? AND body IS NOT NULL",
+                "AND delivered_at <= ? AND body IS NOT NULL",
                 (before,),
             ).rowcount
 

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 _TAG = "$esup"
 
@@ -25,6 +26,8 @@ def _encode(value: Any) -> Any:
         return {_TAG: "time", "v": value.isoformat()}
     if isinstance(value, Decimal):
         return {_TAG: "decimal", "v": str(value)}
+    if isinstance(value, UUID):
+        return {_TAG: "uuid", "v": str(value)}
     if isinstance(value, bytes | bytearray | memoryview):
         return {_TAG: "bytes", "v": base64.b64encode(bytes(value)).decode("ascii")}
     raise TypeError(f"cannot store a {type(value).__name__} of a legacy row")
@@ -36,6 +39,7 @@ _DECODERS: dict[str, Callable[[str], Any]] = {
     "time": time.fromisoformat,
     "decimal": Decimal,
     "bytes": base64.b64decode,
+    "uuid": UUID,
 }
 
 
