@@ -303,10 +303,13 @@ class Outbox:
         cursor: Mapping[str, Any] | None = None,
         *,
         excluded: int = 0,
+        resolved: Sequence[tuple[str, str]] = (),
     ) -> ChunkResult:
         """Store a chunk's records and quarantined rows and advance the cursor atomically.
 
-        ``cursor=None`` leaves the cursor alone (backfill and replay)."""
+        ``cursor=None`` leaves the cursor alone (backfill and replay). ``resolved`` lists
+        (record type, row key) of rows that now map cleanly or are excluded (for instance
+        corrected in the legacy system): their open quarantine entries are closed."""
         result = ChunkResult()
         now = self._now()
         with self._tx("store a chunk") as conn:
@@ -357,6 +360,12 @@ class Outbox:
                     ),
                 )
                 result.quarantined += 1
+            if resolved:
+                conn.executemany(
+                    "UPDATE quarantine SET state = 'replayed', last_seen = ? "
+                    "WHERE source = ? AND record_type = ? AND row_key = ? AND state = 'open'",
+                    [(now, source, rtype, key) for rtype, key in resolved],
+                )
             if cursor is not None:
                 conn.execute(
                     "INSERT INTO cursors (source, table_key, cursor, updated_at) "

@@ -63,6 +63,7 @@ class MappedChunk:
     records: list[OutboxRecord] = field(default_factory=list)
     quarantined: list[QuarantineItem] = field(default_factory=list)
     excluded: int = 0
+    resolved: list[tuple[str, str]] = field(default_factory=list)
 
 
 def map_chunk(
@@ -71,6 +72,9 @@ def map_chunk(
     out = MappedChunk()
     for row in rows:
         result = mapper.map_row(table.record_type, row)
+        if result.status in ("ok", "excluded") and row.get(table.key_column) is not None:
+            # A row quarantined earlier under the same key is fine now (fixed at source).
+            out.resolved.append((table.record_type, row_key(table, row)))
         if result.status == "ok" and result.record is not None:
             out.records.append(OutboxRecord.from_record(result.record))
         elif result.status == "excluded":
@@ -142,6 +146,7 @@ class Pipeline:
                 mapped.quarantined,
                 chunk.cursor if advance else None,
                 excluded=mapped.excluded,
+                resolved=mapped.resolved,
             )
             report.add(result, len(chunk.rows), mapped.excluded)
             if self.stop.is_set():

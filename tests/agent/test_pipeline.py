@@ -118,3 +118,23 @@ def test_a_full_outbox_pauses_polling_and_nothing_is_lost(tmp_path: Path, legacy
                 break
         assert captured == VALID
         assert outbox.get_meta("paused") is None
+
+
+def test_a_row_corrected_in_the_legacy_system_leaves_the_quarantine(
+    tmp_path: Path, legacy: str
+) -> None:
+    with Outbox(tmp_path / "o.db") as outbox:
+        p = pipeline(tmp_path, legacy, outbox, broken=True)
+        p.poll()
+        conn = connect(legacy)
+        # The clerk retypes the application time of row 3 in a format the mapping knows.
+        conn.execute(
+            "UPDATE T_SQ_SLXX SET SQRQ = '2026/09/01 10:00', XGSJ = '2026-11-01 00:00:00' "
+            "WHERE ID = 3"
+        )
+        conn.close()
+        [report] = p.poll()
+        assert report.added == 1
+        assert len(outbox.quarantine()) == QUARANTINED - 1
+        assert all(e.row["ID"] != 3 for e in outbox.quarantine())
+        assert [e.row["ID"] for e in outbox.quarantine("replayed")] == [3]
