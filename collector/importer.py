@@ -2,7 +2,7 @@
 
 The file is streamed in chunks of :data:`CHUNK_LINES` lines, one transaction per chunk, so
 memory stays flat whatever the file size. Each line goes through
-:func:`collector.store.ingest.store_record` with source ``import:<file name>`` and its line
+:class:`collector.store.ingest.RecordWriter` with source ``import:<file name>`` and its line
 number as seq; a line whose BMBM differs from the department is rejected.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .errors import CollectorError, StoreError
 from .store.enrolment import ensure_department
-from .store.ingest import Outcome, Source, problem, store_record
+from .store.ingest import Outcome, RecordWriter, Source, problem
 from .store.timestamps import utc_now
 
 CHUNK_LINES = 500
@@ -80,6 +80,7 @@ def import_file(
         try:
             with engine.begin() as conn:
                 ensure_department(conn, department)
+                writer = RecordWriter(conn, source, now=now)
                 for number, record in chunk:
                     if isinstance(record, _Unparsable):
                         summary.invalid.append(
@@ -96,7 +97,7 @@ def import_file(
                             )
                         )
                         continue
-                    summary.count(store_record(conn, source, number, record, now=now))
+                    summary.count(writer.store(number, record))
         except SQLAlchemyError as exc:
             raise StoreError(f"storing lines of {path} failed: {exc}") from exc
         chunk.clear()

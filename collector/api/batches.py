@@ -12,7 +12,7 @@ from exchange_spec import content_hash, protocol
 
 from ..errors import IngestRefused
 from ..store import evidence
-from ..store.ingest import Source, store_record
+from ..store.ingest import RecordWriter, Source
 from .context import AppContext, Context
 from .envelopes import malformed, read_json, verify_envelope
 
@@ -89,11 +89,11 @@ def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, 
             remote_addr=remote_addr,
         )
         source = Source(name=agent.agent_id, department=agent.department, agent_id=agent.agent_id)
+        writer = RecordWriter(conn, source, now=now, batch_id=batch_id)
+        writer.prefetch(seq for seq, _, _ in records)
         rejected: list[dict[str, Any]] = []
         for seq, record, digest in records:
-            outcome = store_record(
-                conn, source, seq, record, now=now, batch_id=batch_id, digest=digest
-            )
+            outcome = writer.store(seq, record, digest)
             rejected.extend({"seq": seq, **p} for p in outcome.problems)
         receipt = protocol.receipt(
             agent.agent_id,
