@@ -101,3 +101,30 @@ def test_run_delivers_serves_metrics_and_stops_cleanly_on_sigterm(tmp_path: Path
     assert "agent stopped" in stderr
     with Outbox(tmp_path / "state" / OUTBOX_FILE, readonly=True) as outbox:
         assert outbox.stats()["pending"] == 0 and outbox.stats()["delivered"] == 45
+
+
+def test_a_failing_source_or_collector_is_recorded_and_shown_in_status(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from agent.cli import main
+    from agent.config import load_config
+    from agent.runner import Agent
+
+    write_mapping(tmp_path / "mapping.toml")
+    source = sqlite_source("Driver={No Such Driver};Database=x", Path("mapping.toml"))
+    config_path = write_config(tmp_path, f"http://127.0.0.1:{free_port()}", sources=source)
+    enrolled(tmp_path / "state", FakeCollector())
+    agent = Agent.build(load_config(config_path))
+    try:
+        agent.outbox.commit_chunk(
+            "xzsp", "SB:T", [OutboxRecord.from_record(r) for r in sb_records(2)]
+        )
+        result = agent.run_once()
+    finally:
+        agent.close()
+    assert result["polls"] == [] and result["push"].error
+    status = CliRunner().invoke(main, ["status", "-c", str(config_path)]).output
+    assert "[poll xzsp]" in status and "[push]" in status and "[heartbeat]" in status
+    assert "pending / 待上报:               2 records" in status
+    metrics = CliRunner().invoke(main, ["status", "-c", str(config_path), "--json"]).output
+    assert '"push_failures": 1' in metrics
