@@ -159,3 +159,30 @@ def test_status_before_the_first_run_says_what_to_do(tmp_path: Path) -> None:
     config = write_config(tmp_path)
     result = CliRunner().invoke(main, ["status", "-c", str(config)])
     assert result.exit_code == 1 and "has not run yet" in result.output
+
+
+def test_the_init_example_checks_out_against_the_demo_legacy_system(tmp_path: Path) -> None:
+    import shutil
+
+    import agent.mapping
+
+    odbc = create_legacy_sqlite(tmp_path / "legacy.db", n=20)
+    demo = Path(agent.mapping.__file__).parent / "examples" / "legacy_demo.toml"
+    shutil.copy(demo, tmp_path / "mapping.toml")
+    path = tmp_path / "agent.toml"
+    invoke("init", str(path))
+    fake = FakeCollector()
+    with FakeCollectorServer(fake) as server:
+        text = (
+            path.read_text("utf-8")
+            .replace("Driver={SQLite3};Database=/var/lib/xzsp/xzsp.db", odbc)
+            .replace('encoding = "gbk"\n', "")  # the demo database is UTF-8
+            .replace("https://esup.example.gov.cn", server.url)
+        )
+        path.write_text(text, "utf-8")
+        result = invoke("check", "-c", str(path))
+    assert result.exit_code == 0, result.output
+    # 20 applications feed SB and SL; four in five are completed (BJ).
+    assert "  SB T_SQ_SLXX: 20 sample rows" in result.output
+    assert "  SL T_SQ_SLXX: 20 sample rows" in result.output
+    assert "  BJ (query): 16 sample rows" in result.output

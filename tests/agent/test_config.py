@@ -23,7 +23,7 @@ def test_the_example_config_parses_with_every_section(tmp_path: Path) -> None:
     assert config.agent.state_dir == tmp_path / "state"
     [source] = config.sources
     assert source.mapping == str(tmp_path / "mapping.toml")  # relative to the config file
-    assert [t.record_type for t in source.tables] == ["SL", "BJ", "SX"]
+    assert [t.record_type for t in source.tables] == ["SB", "SL", "BJ"]
     assert config.outbox.batch_max_records == 500
     assert (config.metrics.host, config.metrics.port) == ("127.0.0.1", 9464)
 
