@@ -18,6 +18,7 @@ from collector.clock.calendar import (
     rows_version,
 )
 from collector.clock.clock import (
+    FACT_CODES,
     SHANGHAI,
     STATES,
     CaseClock,
@@ -46,6 +47,7 @@ from collector.clock.rules_config import ClockRules, default_rules
 from collector.clock.seed import HOLIDAY_NAMES_ZH, seed_rows, seed_source, seed_years
 
 __all__ = [
+    "FACT_CODES",
     "HOLIDAY_NAMES_ZH",
     "SHANGHAI",
     "STATES",

@@ -84,6 +84,38 @@ class Limit:
         }
 
 
+#: Every code a Fact can carry (docs/clock.md explains each; the anomaly rules match on them).
+FACT_CODES = frozenset(
+    {
+        "no_acceptance",
+        "completion_without_acceptance",
+        "not_accepted",
+        "completed_before_acceptance",
+        "conflicting_versions",
+        "legal_limit_unknown",
+        "promised_from_legal",
+        "promised_longer_than_legal",
+        "no_limit",
+        "unit_assumed_workdays",
+        "second_correction_notice",
+        "correction_without_notice",
+        "procedure_end_without_start",
+        "unknown_procedure_kind",
+        "suspension_open",
+        "suspension_not_closed",
+        "suspension_starts_later",
+        "suspension_end_before_start",
+        "suspension_before_acceptance",
+        "suspension_covers_case",
+        "suspension_longer_than_declared",
+        "procedure_after_completion",
+        "extension_without_length",
+        "extension_after_deadline",
+        "extension_over_cap",
+    }
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Fact:
     """Something the clock noticed; ``code`` is stable, the anomaly rules match on it."""
@@ -91,6 +123,10 @@ class Fact:
     code: str
     detail: str
     record: str | None = None  # the record it concerns, e.g. "TBCXSQ|2"
+
+    def __post_init__(self) -> None:
+        if self.code not in FACT_CODES:
+            raise ValueError(f"unknown fact code {self.code!r}: add it to FACT_CODES and docs")
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code, "detail": self.detail, "record": self.record}
