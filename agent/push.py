@@ -162,6 +162,9 @@ class Pusher:
                 self._learn_offset(exc, sent_at)
             raise
         delivered, rejected = self.check_receipt(answer, envelope["manifest"])
+        if not delivered and not rejected:
+            # Sending the same batch again at once would loop; wait like after a failure.
+            raise UntrustedReceipt("the receipt covers none of the records sent; will retry")
         outcome.delivered += self.outbox.mark_delivered(delivered)
         outcome.rejected += self.outbox.mark_rejected(rejected)
         outcome.batches += 1

@@ -20,6 +20,7 @@ from agent.outbox import Outbox, OutboxRecord
 from agent.push import Pusher
 from agent.signing import HMAC_KEY_FILE, PRIVATE_KEY_FILE, AgentKeys
 from agent.transport import build_client
+from exchange_spec import protocol
 
 from .agent_setup import DEPARTMENT, enrolled, sb_records
 from .fake_collector import FakeCollector, FakeCollectorServer, later
@@ -304,3 +305,23 @@ def test_a_batch_the_collector_finds_too_large_is_split(
     outcome = pusher.push()
     assert outcome.error is None and outcome.delivered == 8
     assert max(len(m["items"]) for m in fake.manifests) <= 3
+
+
+def test_a_receipt_covering_nothing_is_a_failure_not_a_loop(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    fill(outbox, records[:2])
+    real_batch = fake.batch
+
+    def covers_nothing(data: dict[str, Any]) -> tuple[int, Any]:
+        manifest = data["manifest"]
+        receipt = protocol.receipt(manifest["agent_id"], manifest, [], [], fake.key_id)
+        return 200, {"receipt": receipt, "signature": protocol.sign(fake.key, receipt)}
+
+    fake.batch = covers_nothing  # type: ignore[method-assign]
+    outcome = pusher.push()
+    assert outcome.error and "covers none" in outcome.error and outcome.wait_seconds == 2
+    assert outbox.stats()["pending"] == 2
+    fake.batch = real_batch  # type: ignore[method-assign]
