@@ -462,14 +462,16 @@ def evaluate(
     days_left = None
     warning_on = None
     if promised_deadline is not None:
-        if stop_day <= promised_deadline:
-            ahead = flags.between(stop_day, promised_deadline)
+        # Never count from before acceptance (an evaluation time or BJ before SLSJ).
+        count_from = max(stop_day, accepted_on)
+        if count_from <= promised_deadline:
+            ahead = flags.between(count_from, promised_deadline)
             days_left = ahead - (
                 bisect_right(suspended_work, promised_deadline)
-                - bisect_right(suspended_work, stop_day)
+                - bisect_right(suspended_work, count_from)
             )
         else:
-            days_left = -max(1, flags.between(promised_deadline, stop_day))
+            days_left = -max(1, flags.between(promised_deadline, count_from))
         if rules.warning_lead_workdays:
             warning_on = flags.before(promised_deadline, rules.warning_lead_workdays)
         else:

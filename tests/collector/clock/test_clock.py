@@ -317,6 +317,11 @@ def test_completion_stops_the_clock(calendar_2026: WorkCalendar) -> None:
     assert early.days_left == 7
 
 
+def test_an_evaluation_before_acceptance_counts_nothing(calendar_2026: WorkCalendar) -> None:
+    clock = run(calendar_2026, BASE, "02-27")
+    assert clock.state == "running" and clock.workdays_used == 0 and clock.days_left == 10
+
+
 def test_completion_closes_an_open_suspension(calendar_2026: WorkCalendar) -> None:
     records = [*BASE, *suspension_b(1, "03-04", None), bj("03-06")]
     clock = run(calendar_2026, records, "03-20")
@@ -447,6 +452,12 @@ def test_deadlines_never_fall_on_rest_days(case: tuple[list[Record], date]) -> N
         assert deadline is not None and CAL.is_workday(deadline)
     assert clock.warning_on is not None and clock.promised_deadline is not None
     assert clock.warning_on < clock.promised_deadline and CAL.is_workday(clock.warning_on)
+    # Used + left = the limit, while the deadline has not passed (working-day limits).
+    limit = clock.promised_limit
+    assert limit is not None and clock.accepted_on is not None and clock.days_left is not None
+    stop_day = clock.completed_on or now
+    if limit.unit == "G" and clock.accepted_on <= stop_day <= clock.promised_deadline:
+        assert clock.workdays_used + clock.days_left == limit.days + limit.extension_days
     # Provisional exactly when a date the clock relies on lies outside 2025-2026.
     stop = clock.completed_on or now
     relied_on = (clock.promised_deadline, clock.legal_deadline, stop)
