@@ -317,29 +317,45 @@ def _parse_bound(text: str, zone: ZoneInfo, *, end: bool) -> datetime:
 
 @main.command()
 @config_option
-@click.option("--from", "start", required=True, help="First day (or time) to re-read.")
-@click.option("--to", "end", required=True, help="Last day to re-read (included).")
+@click.option("--from", "start", default=None, help="First day (or time) to re-read.")
+@click.option("--to", "end", default=None, help="Last day to re-read (included).")
+@click.option("--from-key", type=int, default=None, help="First key, for tables read by key.")
+@click.option("--to-key", type=int, default=None, help="Last key (included), same tables.")
 @click.option("--source", "source_name", default=None, help="Only this source.")
 @click.option("--type", "record_type", default=None, help="Only tables of this record type.")
 def backfill(
-    config_path: Path, start: str, end: str, source_name: str | None, record_type: str | None
+    config_path: Path,
+    start: str | None,
+    end: str | None,
+    from_key: int | None,
+    to_key: int | None,
+    source_name: str | None,
+    record_type: str | None,
 ) -> None:
-    """Re-read a date range from the legacy database into the outbox.
+    """Re-read a range from the legacy database into the outbox.
 
-    Records already captured are recognised by their keys and not stored twice; the
-    collector deduplicates too. Tables read by key are skipped (give them a full re-read
-    by resetting nothing: they are read completely by `run`).
+    Tables read by timestamp take --from/--to (days, in the source's time zone), tables
+    read by key take --from-key/--to-key, snapshot tables are read whole. Records already
+    captured are recognised by their keys and not stored twice; the collector deduplicates
+    too. Cursors do not move.
 
     \b
     Examples:
       esup-agent backfill -c agent.toml --from 2026-11-01 --to 2026-11-30
       esup-agent backfill -c agent.toml --from 2026-11-29 --to 2026-11-29 --source xzsp
+      esup-agent backfill -c agent.toml --from-key 1000 --to-key 2000 --type SX
     """
     from .pipeline import Pipeline
     from .runner import open_outbox
     from .signing import AgentKeys
     from .sources import OdbcSource
 
+    if (start is None) != (end is None) or (from_key is None) != (to_key is None):
+        raise click.UsageError("give both --from and --to, or both --from-key and --to-key")
+    if start is None and from_key is None:
+        raise click.UsageError("give a range: --from/--to (days) or --from-key/--to-key")
+    if from_key is not None and to_key is not None and to_key < from_key:
+        raise click.BadParameter("--to-key is before --from-key")
     config = _load(config_path)
     sources = [config.source(source_name)] if source_name else list(config.sources)
     keys = AgentKeys(config.agent.state_dir)
@@ -347,23 +363,30 @@ def backfill(
     with open_outbox(config) as outbox:
         for settings in sources:
             zone = ZoneInfo(settings.timezone)
-            first = _parse_bound(start, zone, end=False)
-            last = _parse_bound(end, zone, end=True)
-            if last <= first:
-                raise click.BadParameter("--to is before --from")
+            bounds: dict[str, tuple[Any, Any]] = {"snapshot": (None, None)}
+            if start is not None and end is not None:
+                first = _parse_bound(start, zone, end=False)
+                last = _parse_bound(end, zone, end=True)
+                if last <= first:
+                    raise click.BadParameter("--to is before --from")
+                bounds["timestamp"] = (first, last)
+            if from_key is not None and to_key is not None:
+                bounds["key"] = (from_key, to_key + 1)
             pipeline = Pipeline.for_source(settings, outbox, keys.hmac_key())
             with OdbcSource(settings) as source:
                 for table in settings.tables:
                     if record_type and table.record_type != record_type:
                         continue
-                    if table.mode == "key":
-                        click.echo(f"{settings.name} {table.label}: read by key, skipped")
+                    if table.mode not in bounds:
+                        need = "--from-key/--to-key" if table.mode == "key" else "--from/--to"
+                        click.echo(f"{settings.name} {table.label}: skipped (needs {need})")
                         continue
-                    expected = source.count(table, first, last)
+                    low, high = bounds[table.mode]
+                    expected = source.count(table, low, high)
                     label = f"{settings.name} {table.record_type} {table.label}"
                     with click.progressbar(length=expected or 0, label=label) as bar:
                         report = pipeline.backfill(
-                            table, first, last, progress=bar.update, source=source
+                            table, low, high, progress=bar.update, source=source
                         )
                     total_added += report.added
                     total_dupes += report.duplicates

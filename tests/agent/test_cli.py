@@ -153,6 +153,11 @@ def test_backfill_rejects_a_bad_range(site: tuple[Path, FakeCollector]) -> None:
                "--source", "xzps"]
     )  # fmt: skip
     assert result.exit_code == 1 and "did you mean 'xzsp'" in result.output
+    result = CliRunner().invoke(main, ["backfill", "-c", str(config), "--from", "2026-10-01"])
+    assert result.exit_code == 2 and "both --from and --to" in result.output
+    result = CliRunner().invoke(main, ["backfill", "-c", str(config), "--from-key", "1",
+                                       "--to-key", "9"])  # fmt: skip
+    assert result.exit_code == 0 and "skipped (needs --from/--to)" in result.output
 
 
 def test_status_before_the_first_run_says_what_to_do(tmp_path: Path) -> None:
@@ -186,3 +191,17 @@ def test_the_init_example_checks_out_against_the_demo_legacy_system(tmp_path: Pa
     assert "  SB T_SQ_SLXX: 20 sample rows" in result.output
     assert "  SL T_SQ_SLXX: 20 sample rows" in result.output
     assert "  BJ (query): 16 sample rows" in result.output
+
+
+def test_backfill_a_key_range_of_a_table_read_by_key(tmp_path: Path) -> None:
+    odbc = create_legacy_sqlite(tmp_path / "legacy.db", n=30)
+    write_mapping(tmp_path / "mapping.toml", broken=True)
+    source = sqlite_source(odbc, Path("mapping.toml")).replace('mode = "timestamp"', 'mode = "key"')
+    config = write_config(tmp_path, sources=source)
+    result = invoke("backfill", "-c", str(config), "--from-key", "1", "--to-key", "10")
+    assert result.exit_code == 0, result.output
+    # Rows 1..10: row 10 is secret-level, rows 3, 6 and 9 use the unknown time format.
+    assert "xzsp SB T_SQ_SLXX: 10 rows, 6 new" in result.output
+    assert "3 quarantined" in result.output
+    result = invoke("backfill", "-c", str(config), "--from-key", "1", "--to-key", "10")
+    assert "0 new records, 6 already present" in result.output
