@@ -128,13 +128,20 @@ def _word(error: ValidationError, rt: str) -> list[Problem]:
     if kind == "type":
         expected = str(error.validator_value)
         got = json_type(value)
+        # NULL columns of legacy databases arrive as null: the fix is to leave the field out
+        null_zh = ";没有值时请省略该字段,不要写 null" if value is None else ""
+        null_en = (
+            "; leave the field out when there is no value, do not send null"
+            if (value is None)
+            else ""
+        )
         return [
             Problem(
                 "schema.type",
                 path,
                 f"字段 {fz} 应为{JSON_TYPE_ZH.get(expected, expected)},"
-                f"实际为{JSON_TYPE_ZH.get(got, got)} {shown(value)}",
-                f"field {fe} must be of JSON type {expected}, got {got} {shown(value)}",
+                f"实际为{JSON_TYPE_ZH.get(got, got)} {shown(value)}{null_zh}",
+                f"field {fe} must be of JSON type {expected}, got {got} {shown(value)}{null_en}",
                 rt,
             )
         ]

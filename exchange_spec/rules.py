@@ -15,7 +15,8 @@ failed) and never look at the wall clock: validation is a pure function of the r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import cache
@@ -27,7 +28,10 @@ from .records import version as record_version
 from .schema_store import code_table, fields_with_format, resolved_schema
 from .wording import field_en, field_zh, is_placeholder, shown
 
-RecordCheck = Callable[[Mapping[str, Any]], list[Problem]]
+RecordCheck = Callable[[Mapping[str, Any]], Sequence[Problem]]
+
+#: What a record rule returns when all is well: shared, so the valid path allocates nothing.
+NO_PROBLEMS: tuple[Problem, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -45,7 +49,7 @@ class Rule:
 # --- record rules ---------------------------------------------------------------------------
 
 
-def _refusal_needs_reason(record: Mapping[str, Any]) -> list[Problem]:
+def _refusal_needs_reason(record: Mapping[str, Any]) -> Sequence[Problem]:
     status = record.get("SLZTDM")
     if status in ("2", "4") and is_placeholder(record.get("BSLYY")):
         label = code_table("SLZTDM").label(str(status))
@@ -62,10 +66,10 @@ def _refusal_needs_reason(record: Mapping[str, Any]) -> list[Problem]:
                 "SL",
             )
         ]
-    return []
+    return NO_PROBLEMS
 
 
-def _return_needs_reason(record: Mapping[str, Any]) -> list[Problem]:
+def _return_needs_reason(record: Mapping[str, Any]) -> Sequence[Problem]:
     result = record.get("BJJGDM")
     if result in ("1", "2") and is_placeholder(record.get("ZFHTHYY")):
         label = code_table("BJJGDM").label(str(result))
@@ -81,7 +85,7 @@ def _return_needs_reason(record: Mapping[str, Any]) -> list[Problem]:
                 "BJ",
             )
         ]
-    return []
+    return NO_PROBLEMS
 
 
 #: Time limits and the field holding their unit (G working days / Z natural days).
@@ -92,12 +96,13 @@ LIMIT_UNITS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _limit_needs_unit(record: Mapping[str, Any]) -> list[Problem]:
+def _limit_needs_unit(record: Mapping[str, Any]) -> Sequence[Problem]:
     rt = str(record.get("type"))
-    problems: list[Problem] = []
+    problems: list[Problem] | None = None
     for limit, unit in LIMIT_UNITS.get(rt, ()):
         has_limit, has_unit = limit in record, unit in record
         if has_limit and not has_unit:
+            problems = problems or []  # allocated only when something is wrong
             problems.append(
                 Problem(
                     "rule.limit_needs_unit",
@@ -110,6 +115,7 @@ def _limit_needs_unit(record: Mapping[str, Any]) -> list[Problem]:
                 )
             )
         elif has_unit and not has_limit:
+            problems = problems or []  # allocated only when something is wrong
             problems.append(
                 Problem(
                     "rule.limit_needs_unit",
@@ -121,10 +127,10 @@ def _limit_needs_unit(record: Mapping[str, Any]) -> list[Problem]:
                     rt,
                 )
             )
-    return problems
+    return problems or NO_PROBLEMS
 
 
-def _promise_within_legal(record: Mapping[str, Any]) -> list[Problem]:
+def _promise_within_legal(record: Mapping[str, Any]) -> Sequence[Problem]:
     legal, promised = record.get("FDSX"), record.get("CNSX")
     if (
         isinstance(legal, int)
@@ -144,7 +150,7 @@ def _promise_within_legal(record: Mapping[str, Any]) -> list[Problem]:
                 "SX",
             )
         ]
-    return []
+    return NO_PROBLEMS
 
 
 #: Identifying or naming fields where a placeholder ("无", "/", "null") hides missing data.
@@ -158,9 +164,9 @@ def _placeholder_fields(record_type: str) -> tuple[str, ...]:
     return tuple(f for f in PLACEHOLDER_FIELDS if f in props)
 
 
-def _no_placeholder(record: Mapping[str, Any]) -> list[Problem]:
+def _no_placeholder(record: Mapping[str, Any]) -> Sequence[Problem]:
     rt = str(record.get("type"))
-    problems: list[Problem] = []
+    problems: list[Problem] | None = None
     for field in _placeholder_fields(rt):
         value = record.get(field)
         # placeholders are short: the length test keeps the valid path cheap
@@ -169,6 +175,7 @@ def _no_placeholder(record: Mapping[str, Any]) -> list[Problem]:
             and 0 < len(value) <= _LONGEST_PLACEHOLDER
             and is_placeholder(value)
         ):
+            problems = problems or []  # allocated only when something is wrong
             problems.append(
                 Problem(
                     "rule.placeholder_value",
@@ -181,7 +188,7 @@ def _no_placeholder(record: Mapping[str, Any]) -> list[Problem]:
                     rt,
                 )
             )
-    return problems
+    return problems or NO_PROBLEMS
 
 
 @cache
@@ -189,10 +196,10 @@ def _time_fields(record_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return fields_with_format(record_type, "time"), fields_with_format(record_type, "date")
 
 
-def _real_time(record: Mapping[str, Any]) -> list[Problem]:
+def _real_time(record: Mapping[str, Any]) -> Sequence[Problem]:
     rt = str(record.get("type"))
     times, dates = _time_fields(rt)
-    problems: list[Problem] = []
+    problems: list[Problem] | None = None
     for field in times + dates:
         value = record.get(field)
         # the schema's pattern already bounds month, hour, minute and second: only a day
@@ -205,6 +212,7 @@ def _real_time(record: Mapping[str, Any]) -> list[Problem]:
             else:
                 date.fromisoformat(value)
         except ValueError:
+            problems = problems or []  # allocated only when something is wrong
             problems.append(
                 Problem(
                     "rule.time_not_real",
@@ -216,7 +224,7 @@ def _real_time(record: Mapping[str, Any]) -> list[Problem]:
                     rt,
                 )
             )
-    return problems
+    return problems or NO_PROBLEMS
 
 
 RECORD_RULES: tuple[Rule, ...] = (
@@ -352,7 +360,8 @@ class RecordSetChecker(Generic[Ref]):
         text = record.get(field)
         if not isinstance(sblsh, str) or not isinstance(text, str):
             return
-        slot = f"{rt}#{record.get('XH')}" if rt in _BY_XH else str(rt)
+        # interned: a file has few distinct slot names but many records carrying them
+        slot = sys.intern(f"{rt}#{record.get('XH')}" if rt in _BY_XH else str(rt))
         version = record_version(record)
         facts = self._cases.get(sblsh)
         if facts is None:

@@ -99,6 +99,12 @@ def test_whole_floats_are_integers_everywhere() -> None:
     assert codes(dict(SL, SJBBH=2.5)) == [("schema.type", "SJBBH")]
 
 
+def test_null_says_to_leave_the_field_out() -> None:
+    [problem] = validate_record(dict(SL, BLRXM=None))
+    assert (problem.code, problem.path) == ("schema.type", "BLRXM")
+    assert "省略该字段" in problem.message_zh and "leave the field out" in problem.message_en
+
+
 def test_booleans_are_not_numbers() -> None:
     assert codes(dict(SL, SJBBH=True)) == [("schema.type", "SJBBH")]
 
