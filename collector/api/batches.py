@@ -61,7 +61,13 @@ def _records_of(envelope: Mapping[str, Any], manifest: Mapping[str, Any]) -> lis
         )
     for seq, digest in signed.items():
         record = by_seq[seq]
-        actual = content_hash(record) if isinstance(record, dict) else ""
+        try:
+            actual = content_hash(record) if isinstance(record, dict) else ""
+        except ValueError as exc:  # NaN, Infinity or an integer beyond 2**53: no JSON hash
+            raise malformed(
+                f"seq {seq} 含有无法规范化的数字",
+                f"seq {seq} holds a number JSON cannot carry ({exc})",
+            ) from exc
         if actual != digest:
             raise _tampered(
                 f"seq {seq} 的内容哈希不符", f"seq {seq} does not hash to its signed hash"

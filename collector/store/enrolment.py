@@ -65,7 +65,7 @@ def create_token(
             department=department,
             created_at=now,
             expires_at=now + timedelta(hours=expires_hours),
-            created_by=created_by,
+            created_by=created_by[:100],
         )
     )
     return token

@@ -125,10 +125,39 @@ def _problems_of(record: Any, department: str) -> list[dict[str, str]]:
                 f"{department}; it was not stored",
             )
         ]
-    return [
+    problems = [
         {k: v for k, v in p.as_dict().items() if k != "record_type"}
         for p in validate_record(record)
     ]
+    return problems or _unstorable(record)
+
+
+#: Largest SJBBH a record can carry: RFC 8785 hashes integers only up to 2**53 - 1.
+MAX_SJBBH = 2**53 - 1
+
+
+def _unstorable(record: Mapping[str, Any]) -> list[dict[str, str]]:
+    """What the spec allows but a database cannot hold; refused here so it never poisons a batch."""
+    if version(record) > MAX_SJBBH:
+        return [
+            problem(
+                "schema.range",
+                "SJBBH",
+                f"数据版本号 SJBBH 超出范围（最大 {MAX_SJBBH}）",
+                f"SJBBH is out of range (at most {MAX_SJBBH})",
+            )
+        ]
+    if "\x00" in business_key(record) + (event_time(record) or ""):
+        return [
+            problem(
+                "schema.nul",
+                "",
+                "记录的标识或时间字段含有 NUL 字符（\\u0000），请在源系统中清理",
+                "an identifying or time field contains a NUL character (\\u0000); "
+                "clean it in the source system",
+            )
+        ]
+    return []
 
 
 class RecordWriter:
@@ -180,8 +209,22 @@ class RecordWriter:
 
     def store(self, seq: int | None, record: Any, digest: str | None = None) -> Outcome:
         """Validate and store one record; return its outcome."""
+        unhashable: list[dict[str, str]] = []
         if digest is None:
-            digest = content_hash(record) if isinstance(record, Mapping) else ""
+            try:
+                digest = content_hash(record) if isinstance(record, Mapping) else ""
+            except ValueError as exc:  # NaN, Infinity or an integer beyond 2**53
+                digest, unhashable = (
+                    "",
+                    [
+                        problem(
+                            "schema.number",
+                            "",
+                            "记录含有 JSON 无法准确表示的数字（NaN、Infinity 或超过 2^53 的整数）",
+                            f"the record holds a number JSON cannot carry exactly ({exc})",
+                        )
+                    ],
+                )
         agent_id = self.source.agent_id
         if agent_id is not None and seq is not None:
             earlier = self._earlier_delivery(seq, digest)
@@ -190,12 +233,12 @@ class RecordWriter:
 
         version_id: int | None = None
         invalid_id: int | None = None
-        problems = _problems_of(record, self.source.department)
+        problems = unhashable or _problems_of(record, self.source.department)
         status = "rejected"
         if not problems:
             status, version_id, problems = self._store_version(record, digest)
         if problems:
-            invalid_id = self._keep_invalid(seq, record, problems)
+            invalid_id = self._keep_invalid(seq, record, problems, as_text=bool(unhashable))
 
         if agent_id is not None and seq is not None:
             kept = self.conn.execute(
@@ -215,8 +258,13 @@ class RecordWriter:
                 return Outcome(seq, "duplicate", tuple(problems))
         return Outcome(seq, status, tuple(problems))
 
-    def _keep_invalid(self, seq: int | None, record: Any, problems: list[dict[str, str]]) -> int:
-        body = record if isinstance(record, Mapping) else {"raw": repr(record)[:10000]}
+    def _keep_invalid(
+        self, seq: int | None, record: Any, problems: list[dict[str, str]], *, as_text: bool
+    ) -> int:
+        # A body that is not a JSON object, or holds NaN/Infinity, is kept as text: the
+        # database's JSON type would refuse it and fail the whole batch.
+        plain = isinstance(record, Mapping) and not as_text
+        body = record if plain else {"raw": repr(record)[:10000]}
         result = self.conn.execute(
             self._sql.keep_invalid,
             {

@@ -1,7 +1,8 @@
 """Tables of the collector's store (SQLAlchemy Core). Migrations live in migrations/versions.
 
-Times are stored as UTC; an event time is kept as the text the record carries (departments
-send local times with or without an offset) next to the received time the collector saw.
+Text columns that hold values taken from records are unbounded (the spec bounds them), so a
+record never fails on a column width. Times are stored as UTC; an event time is kept as the text
+the record carries next to the received time the collector saw.
 """
 
 from __future__ import annotations
@@ -124,14 +125,14 @@ record_versions = Table(
     "record_versions",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("business_key", String(400), nullable=False),
+    Column("business_key", Text, nullable=False),
     Column("record_type", String(16), nullable=False),
-    Column("sblsh", String(100)),
-    Column("sjbbh", Integer, nullable=False),
+    Column("sblsh", Text),
+    Column("sjbbh", BigInteger, nullable=False),
     Column("content_hash", String(64), nullable=False),
     Column("body", JSON, nullable=False),
     Column("department", String(64), nullable=False),
-    Column("event_time", String(40)),
+    Column("event_time", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("source", String(300), nullable=False),
     UniqueConstraint("business_key", "sjbbh"),
@@ -140,14 +141,14 @@ record_versions = Table(
 records_current = Table(
     "records_current",
     metadata,
-    Column("business_key", String(400), primary_key=True),
+    Column("business_key", Text, primary_key=True),
     Column("record_type", String(16), nullable=False),
-    Column("sblsh", String(100), index=True),
-    Column("sjbbh", Integer, nullable=False),
+    Column("sblsh", Text, index=True),
+    Column("sjbbh", BigInteger, nullable=False),
     Column("version_id", Id, ForeignKey("record_versions.id"), nullable=False),
     Column("body", JSON, nullable=False),
     Column("department", String(64), nullable=False, index=True),
-    Column("event_time", String(40)),
+    Column("event_time", Text),
     Column("received_at", DateTime(timezone=True), nullable=False),
 )
 

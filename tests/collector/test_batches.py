@@ -246,3 +246,32 @@ def test_a_broken_store_answers_503_so_the_agent_retries(agent: AgentSide, engin
     response = agent.send([(1, sb("C1"))])
     assert response.status_code == 503
     assert response.json()["error"] == "store_unavailable"
+
+
+def test_values_a_database_cannot_hold_are_rejected_not_poisoning_the_batch(
+    agent: AgentSide, engine: Engine
+) -> None:
+    records = [
+        (1, sb("C\x00NUL")),
+        (3, sb("C3", SQRMC="张\x00三")),  # NUL inside the body only: kept as JSON
+        (4, sb("C4")),
+    ]
+    receipt = agent.verified_receipt(agent.send(records))
+    assert receipt["covered"] == [[1, 1], [3, 4]]
+    assert [(r["seq"], r["code"]) for r in receipt["rejected"]] == [(1, "schema.nul")]
+    with engine.connect() as conn:
+        current = set(conn.execute(select(records_current.c.business_key)).scalars())
+        kept = {
+            r.seq: r.problems[0]["code"]
+            for r in conn.execute(select(invalid_records.c.seq, invalid_records.c.problems))
+        }
+    assert {"SB|C3", "SB|C4"} == current
+    assert kept == {1: "schema.nul"}
+
+
+def test_a_number_json_cannot_hash_is_malformed(agent: AgentSide) -> None:
+    envelope = agent.batch([(1, sb("C1"))])
+    envelope["records"][0]["record"]["SJBBH"] = 2**60
+    response = agent.post("/api/v1/batches", envelope)
+    assert response.status_code == 400
+    assert response.json()["error"] == "malformed"

@@ -81,6 +81,7 @@ def test_import_goes_through_validation_and_reports_every_line(
         "{not json",
         json.dumps(sb("C1", sjbbh=1), ensure_ascii=False),  # older: kept, not current
         json.dumps(sb("C2"), ensure_ascii=False),  # the same again: duplicate
+        json.dumps(sb("C9", SJBBH=float("nan"))),  # parses, but has no canonical form
     ]
     path = tmp_path / "backlog.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -89,8 +90,8 @@ def test_import_goes_through_validation_and_reports_every_line(
     assert "accepted:    2" in out
     assert "duplicates:  1" in out
     assert "superseded:  1" in out
-    assert "invalid:     3" in out
-    assert "line 4:" in out and "line 5: BMBM" in out and "line 6:" in out
+    assert "invalid:     4" in out
+    assert "line 4:" in out and "line 5: BMBM" in out and "line 6:" in out and "line 9:" in out
     with engine.connect() as conn:
         current = dict(
             conn.execute(select(records_current.c.business_key, records_current.c.sjbbh)).all()
@@ -99,7 +100,7 @@ def test_import_goes_through_validation_and_reports_every_line(
         invalid = conn.execute(select(invalid_records.c.seq, invalid_records.c.source)).all()
     assert current == {"SB|C1": 2, "SB|C2": 1}
     assert sources == {"import:backlog.jsonl"}
-    assert sorted(invalid) == [(4, "import:backlog.jsonl"), (5, "import:backlog.jsonl")]
+    assert sorted(invalid) == [(n, "import:backlog.jsonl") for n in (4, 5, 9)]
 
 
 def test_import_of_a_clean_file_exits_zero(

@@ -38,3 +38,17 @@ def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: object) -> None:
             assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
     finally:
         engine.dispose()
+
+
+def test_the_migrations_match_the_tables_module(settings: CollectorSettings) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    engine = make_engine(settings.resolved_store_url)
+    try:
+        upgrade(engine)
+        with engine.connect() as conn:
+            diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        assert diff == [], f"tables.py and the migrations disagree; add a migration: {diff}"
+    finally:
+        engine.dispose()
