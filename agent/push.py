@@ -34,6 +34,8 @@ BATCHES_PATH = "/api/v1/batches"
 REVOKED_CODES = {"agent_revoked", "unknown_agent", "not_enrolled", "revoked", "bad_signature"}
 REVOKED_STATUS = {401, 403}
 #: Words in a refusal code meaning "your created_at is too far from my clock".
+#: How often a stopped pusher looks again (a new enrolment clears the stop).
+STOPPED_RECHECK_SECONDS = 60.0
 STALE_WORDS = ("stale", "skew", "clock", "expired", "too_old", "future")
 
 
@@ -184,6 +186,8 @@ class Pusher:
         if self.outbox.get_meta("push_stopped"):
             outcome.stopped = True
             outcome.error = str(self.outbox.get_meta("push_stopped"))
+            # Still loud (logged at each look), but not every tick.
+            self.next_attempt_at = self.clock() + STOPPED_RECHECK_SECONDS
             return outcome
         stale_retried = False
         while (max_batches is None or outcome.batches < max_batches) and not self.stop.is_set():
@@ -227,12 +231,13 @@ class Pusher:
     def _stop(self, exc: PushRefused, outcome: PushOutcome) -> None:
         message = (
             f"the collector refuses this agent ({exc.status} {exc.code}): pushing stopped; "
-            "all records are kept. Fix: ask the collector's operator; after a new "
-            "enrolment (`esup-agent enrol`) pushing resumes / 监察中心拒绝本代理，已停止上报，"
-            "数据全部保留，请联系监察中心重新注册"
+            "all records are kept. Fix: ask the collector's operator for a new token, run "
+            "`esup-agent enrol`, then restart the agent / 监察中心拒绝本代理，已停止上报，"
+            "数据全部保留，请联系监察中心重新注册并重启代理"
         )
         self.outbox.set_meta("push_stopped", message)
         self.outbox.record_error("push", message)
+        self.next_attempt_at = self.clock() + STOPPED_RECHECK_SECONDS
         outcome.stopped = True
         outcome.error = message
 

@@ -186,6 +186,7 @@ def test_a_revoked_agent_stops_pushing_and_keeps_everything(
     assert outbox.stats()["pending"] == 2
     assert "403 agent_revoked" in outbox.get_meta("push_stopped")
     requests = len(fake.seen)
+    assert pusher.tick() is None  # looks again only after a while
     clock.now += 10_000
     assert pusher.tick().stopped and len(fake.seen) == requests
 
