@@ -12,6 +12,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -181,8 +182,9 @@ class FakeCollector:
 class FakeCollectorServer:
     """The fake collector behind a real HTTP server on 127.0.0.1 (random port)."""
 
-    def __init__(self, fake: FakeCollector) -> None:
+    def __init__(self, fake: FakeCollector, tls: ssl.SSLContext | None = None) -> None:
         self.fake = fake
+        self.scheme = "https" if tls else "http"
 
         class Handler(BaseHTTPRequestHandler):
             def _answer(self) -> None:
@@ -205,11 +207,13 @@ class FakeCollectorServer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls is not None:
+            self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server.server_address[1]}"
 
     def __enter__(self) -> FakeCollectorServer:
         self.thread.start()
