@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from agent.backoff import Backoff, backoff_delay
 
@@ -25,3 +27,17 @@ def test_backoff_counts_failures_and_resets_on_success() -> None:
     assert [b.failed() for _ in range(4)] == [2, 4, 8, 16]
     b.succeeded()
     assert b.failed() == 2
+
+
+@given(
+    attempt=st.integers(0, 100_000),
+    first=st.floats(0.1, 60),
+    cap=st.floats(1, 3600),
+    draw=st.floats(0, 1),
+)
+def test_every_wait_is_positive_and_never_above_the_cap(
+    attempt: int, first: float, cap: float, draw: float
+) -> None:
+    wait = backoff_delay(attempt, first, cap, draw)
+    assert 0 < wait <= cap
+    assert wait >= min(first / 2, cap)
