@@ -16,7 +16,9 @@ Three read modes (``TableSettings.mode``):
 ``snapshot``
     The whole table on every poll (small catalogue tables).
 
-Chunks hold at most ``fetch_size`` rows (``fetchmany``); the cursor in each chunk is the
+Chunks hold at most ``fetch_size`` rows (``fetchmany``). Memory stays flat: PostgreSQL reads
+through a server-side cursor, MariaDB (whose driver buffers whole results) in keyset pages.
+The cursor in each chunk is the
 position after its last row and is JSON-serialisable (ISO 8601 times with the source's
 offset). ``pyodbc.Error`` becomes ``SourceError`` here, with a message saying what to fix.
 """
@@ -40,6 +42,8 @@ from .settings import SourceSettings, TableSettings
 # Name of the extra column carrying the normalised timestamp on SQLite (stripped from rows).
 _TS_ALIAS = "esup_cursor_ts__"
 _SQLITE_TIME = "%Y-%m-%d %H:%M:%S"
+# Where results must be paged, one page holds this many chunks (one statement per page).
+PAGE_CHUNKS = 10
 
 
 @dataclass
@@ -58,6 +62,7 @@ class _Dialect:
     quote: str
     now_sql: str
     now_is_epoch: bool  # now_sql returns seconds since 1970 (else a naive local time)
+    paged: bool = False  # the driver buffers whole results: read in LIMIT pages
 
     @property
     def text_times(self) -> bool:
@@ -75,7 +80,7 @@ def _dialect_for(dbms: str, quote: str) -> _Dialect:
     if "postgres" in lowered:
         return _Dialect("postgresql", quote, "SELECT EXTRACT(EPOCH FROM CURRENT_TIMESTAMP)", True)
     if "mariadb" in lowered or "mysql" in lowered:
-        return _Dialect("mariadb", quote or "`", "SELECT UNIX_TIMESTAMP(NOW(6))", True)
+        return _Dialect("mariadb", quote or "`", "SELECT UNIX_TIMESTAMP(NOW(6))", True, paged=True)
     if "sql server" in lowered:
         return _Dialect(
             "sqlserver",
@@ -141,17 +146,14 @@ def _explain(exc: pyodbc.Error) -> tuple[str, str]:
 
 def _driver_options(dialect: str, connection: str, fetch_size: int) -> str:
     """Connection options a driver needs here, unless the connection string sets them:
-    streaming instead of buffering whole result sets, and MariaDB's text in utf8mb4."""
+    PostgreSQL's server-side cursor instead of buffering whole results, MariaDB's text in
+    utf8mb4. (MariaDB's own streaming, NO_CACHE, needs Connector/ODBC 3.1.17 and blocks
+    other statements meanwhile: its reads are paged instead.)"""
     present = {part.split("=", 1)[0].strip().lower() for part in connection.split(";")}
     if dialect == "postgresql" and "usedeclarefetch" not in present:
         return f"UseDeclareFetch=1;Fetch={fetch_size}"
-    if dialect == "mariadb":
-        options = []
-        if not present & {"no_cache", "streamrs", "option"}:
-            options.append("NO_CACHE=1")
-        if "charset" not in present:
-            options.append("CHARSET=utf8mb4")
-        return ";".join(options)
+    if dialect == "mariadb" and "charset" not in present:
+        return "CHARSET=utf8mb4"
     return ""
 
 
@@ -159,6 +161,24 @@ def _column_names(cur: pyodbc.Cursor) -> list[str]:
     # The SQLite ODBC driver reports the length of non-ASCII column names in bytes, so the
     # name arrives followed by a NUL and leftovers of its buffer; no real name holds a NUL.
     return [str(d[0]).split("\x00", 1)[0] for d in cur.description]
+
+
+def _where(clauses: list[str]) -> str:
+    return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+
+def _pick(by_name: dict[str, Any], column: str, source: str, label: str) -> Any:
+    """A column's value from a result row; drivers may fold the case of names."""
+    if column in by_name:
+        return by_name[column]
+    for name, value in by_name.items():
+        if name.lower() == column.lower():
+            return value
+    raise SourceError(
+        f"source {source!r}, table {label}: column {column!r} is not in the result; check "
+        "timestamp_column/key_column in the agent config / 结果中没有该列,请核对配置中的 "
+        "timestamp_column、key_column"
+    )
 
 
 def _redact(connection: str) -> str:
@@ -353,14 +373,14 @@ class OdbcSource:
         """Rows after ``cursor`` (None: from the start) up to the database's now minus delay."""
         if table.mode == "snapshot":
             stamp = {"snapshot_at": self.database_now().isoformat()}
-            yield from self._stream(table, self._select(table) + self._from(table), [], stamp)
+            yield from self._stream(table, [], [], stamp)
             return
         if table.mode == "key":
-            where, params = "", []
+            clauses: list[str] = []
+            params: list[Any] = []
             if cursor and cursor.get("key") is not None:
-                where, params = f" WHERE {self._column(table.key_column)} > ?", [cursor["key"]]
-            sql = self._select(table) + self._from(table) + where + self._order(table)
-            yield from self._stream(table, sql, params, cursor)
+                clauses, params = [f"{self._column(table.key_column)} > ?"], [cursor["key"]]
+            yield from self._stream(table, clauses, params, cursor)
             return
         ts = self._ts_expr(table)
         key = self._column(table.key_column)
@@ -374,10 +394,7 @@ class OdbcSource:
             else:
                 clauses.append(f"(({ts} = ? AND {key} > ?) OR {ts} > ?)")
                 params += [self._bind_time(cts), cursor.get("key"), self._bind_time(cts)]
-        sql = (
-            self._select(table) + self._from(table) + " WHERE " + " AND ".join(clauses)
-        ) + self._order(table)
-        yield from self._stream(table, sql, params, cursor)
+        yield from self._stream(table, clauses, params, cursor)
 
     def read_range(
         self,
@@ -387,9 +404,8 @@ class OdbcSource:
     ) -> Iterator[Chunk]:
         """Backfill: rows with ``start <= ts < end`` (timestamp mode), ``start <= key < end``
         (key mode: integers), or the whole table (snapshot mode). No delay is applied."""
-        where, params = self._range(table, start, end)
-        sql = self._select(table) + self._from(table) + where + self._order(table)
-        yield from self._stream(table, sql, params, None)
+        clauses, params = self._range(table, start, end)
+        yield from self._stream(table, clauses, params, None)
 
     def count(
         self,
@@ -398,8 +414,8 @@ class OdbcSource:
         end: datetime | int | None = None,
     ) -> int | None:
         """How many rows ``read_range`` with the same bounds would yield (progress bars)."""
-        where, params = self._range(table, start, end)
-        sql = "SELECT COUNT(*) FROM " + self._from(table) + where
+        clauses, params = self._range(table, start, end)
+        sql = "SELECT COUNT(*) FROM " + self._from(table) + _where(clauses)
         conn, _ = self._require()
         try:
             row = conn.cursor().execute(sql, params).fetchone()
@@ -424,9 +440,9 @@ class OdbcSource:
 
     def _range(
         self, table: TableSettings, start: datetime | int | None, end: datetime | int | None
-    ) -> tuple[str, list[Any]]:
+    ) -> tuple[list[str], list[Any]]:
         if table.mode == "snapshot":
-            return "", []
+            return [], []
         clauses: list[str] = []
         params: list[Any] = []
         if table.mode == "key":
@@ -451,7 +467,7 @@ class OdbcSource:
                         )
                     clauses.append(f"{ts} {op} ?")
                     params.append(self._bind_time(bound))
-        return (" WHERE " + " AND ".join(clauses) if clauses else ""), params
+        return clauses, params
 
     def _row(self, names: Sequence[str], values: Sequence[Any]) -> dict[str, Any]:
         row = dict(zip(names, values, strict=True))
@@ -462,23 +478,14 @@ class OdbcSource:
         self, table: TableSettings, names: Sequence[str], values: Sequence[Any]
     ) -> dict[str, Any]:
         by_name = dict(zip(names, values, strict=True))
-
-        def pick(column: str) -> Any:
-            if column in by_name:
-                return by_name[column]
-            for name, value in by_name.items():  # drivers may fold the case of names
-                if name.lower() == column.lower():
-                    return value
-            raise SourceError(
-                f"source {self.settings.name!r}, table {table.label}: column {column!r} is not "
-                "in the result; check timestamp_column/key_column / 结果中没有该列"
-            )
-
-        key = pick(table.key_column)
+        key = _pick(by_name, table.key_column, self.settings.name, table.label)
         key = int(key) if hasattr(key, "as_integer_ratio") and not isinstance(key, float) else key
         if table.mode == "key":
             return {"key": key}
-        raw = by_name[_TS_ALIAS] if _TS_ALIAS in by_name else pick(table.timestamp_column or "")
+        if _TS_ALIAS in by_name:
+            raw = by_name[_TS_ALIAS]
+        else:
+            raw = _pick(by_name, table.timestamp_column or "", self.settings.name, table.label)
         return {"ts": self._aware(raw).isoformat(), "key": key}
 
     @staticmethod
@@ -501,10 +508,63 @@ class OdbcSource:
             return new
 
     def _stream(
-        self, table: TableSettings, sql: str, params: list[Any], start: dict[str, Any] | None
+        self,
+        table: TableSettings,
+        clauses: list[str],
+        params: list[Any],
+        start: dict[str, Any] | None,
     ) -> Iterator[Chunk]:
-        conn, _ = self._require()
+        """Chunks of the rows matching ``clauses``, in (timestamp, key) or key order.
+
+        Where the driver buffers whole results (MariaDB Connector/ODBC before 3.1.17), the
+        rows are read in pages of ``PAGE_CHUNKS`` chunks, each page resuming after the last
+        row of the one before (keyset pagination), so memory stays bounded there too.
+        """
+        _, dialect = self._require()
         position = dict(start) if start else {}
+        page = self.settings.fetch_size * PAGE_CHUNKS
+        paged = dialect.paged and table.mode != "snapshot"
+        after: list[str] = []
+        after_params: list[Any] = []
+        while True:
+            sql = (
+                self._select(table)
+                + self._from(table)
+                + _where([*clauses, *after])
+                + self._order(table)
+                + (f" LIMIT {int(page)}" if paged else "")
+            )
+            read = 0
+            last: tuple[list[str], Sequence[Any]] | None = None
+            for names, batch in self._fetch(table, sql, [*params, *after_params]):
+                read += len(batch)
+                last = (names, batch[-1])
+                rows = [self._row(names, r) for r in batch]
+                if table.mode != "snapshot":
+                    position = self._after(position, self._position(table, names, batch[-1]))
+                yield Chunk(rows=rows, cursor=dict(position))
+            if not paged or read < page or last is None:
+                return
+            after, after_params = self._resume_after(table, *last)
+
+    def _resume_after(
+        self, table: TableSettings, names: list[str], values: Sequence[Any]
+    ) -> tuple[list[str], list[Any]]:
+        """The condition for rows after this one in (timestamp, key) or key order."""
+        by_name = dict(zip(names, values, strict=True))
+        key_column = self._column(table.key_column)
+        key = _pick(by_name, table.key_column, self.settings.name, table.label)
+        if table.mode == "key":
+            return [f"{key_column} > ?"], [key]
+        ts = self._ts_expr(table)
+        raw = _pick(by_name, table.timestamp_column or "", self.settings.name, table.label)
+        return [f"(({ts} = ? AND {key_column} > ?) OR {ts} > ?)"], [raw, key, raw]
+
+    def _fetch(
+        self, table: TableSettings, sql: str, params: list[Any]
+    ) -> Iterator[tuple[list[str], list[Any]]]:
+        """Batches of ``fetch_size`` rows of one statement, with the column names."""
+        conn, _ = self._require()
         doing = f"reading {table.label}"
         try:
             cur = conn.cursor()
@@ -521,11 +581,8 @@ class OdbcSource:
                 except UnicodeDecodeError as exc:
                     raise self._undecodable(exc, table) from exc
                 if not batch:
-                    break
-                rows = [self._row(names, r) for r in batch]
-                if table.mode != "snapshot":
-                    position = self._after(position, self._position(table, names, batch[-1]))
-                yield Chunk(rows=rows, cursor=dict(position))
+                    return
+                yield names, batch
         finally:
             try:
                 cur.close()

@@ -13,6 +13,7 @@ import pyodbc
 import pytest
 
 from agent.sources import Chunk, OdbcSource, SourceSettings, TableSettings
+from agent.sources import odbc as odbc_module
 
 from .legacy_fixtures import connect, sqlite_odbc
 
@@ -284,5 +285,31 @@ def test_postgresql_results_are_streamed_through_a_server_cursor(pg_database: An
             open_cursors = src._conn.cursor().execute("SELECT count(*) FROM pg_cursors")
             assert open_cursors.fetchone()[0] >= 1
             assert keys([first, *chunks]) == list(range(1, 11))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("mode", ["timestamp", "key"])
+def test_mariadb_pages_keep_every_row_across_page_boundaries(
+    mariadb_database: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    # Connector/ODBC buffers whole results, so MariaDB reads go page by page; one chunk per
+    # page here makes every chunk boundary a page boundary, inside runs of equal times.
+    monkeypatch.setattr(odbc_module, "PAGE_CHUNKS", 1)
+    conn = connect(mariadb_database.odbc)
+    try:
+        backend = Backend("mariadb", mariadb_database.odbc, conn)
+        backend.create_events()
+        base = datetime(2026, 9, 24, 10, 0)
+        for key in range(1, 24):
+            backend.insert(key, base + timedelta(seconds=key // 7))  # runs of 7 equal times
+        table = events() if mode == "timestamp" else events(mode="key", timestamp_column=None)
+        with source(backend, fetch_size=3) as src:
+            chunks = list(src.read(table, None))
+            assert keys(chunks) == list(range(1, 24))
+            assert all(len(c.rows) <= 3 for c in chunks)
+            resumed = list(src.read(table, chunks[2].cursor))
+            assert keys(resumed) == list(range(10, 24))
+            assert keys(list(src.read_range(table, None, None))) == list(range(1, 24))
     finally:
         conn.close()

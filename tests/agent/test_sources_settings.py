@@ -108,6 +108,6 @@ def test_streaming_and_charset_are_switched_on_unless_the_connection_string_deci
         "UseDeclareFetch=1;Fetch=500"
     )
     assert _driver_options("postgresql", "DSN=x;UseDeclareFetch=0", 500) == ""
-    assert _driver_options("mariadb", "DSN=x", 500) == "NO_CACHE=1;CHARSET=utf8mb4"
-    assert _driver_options("mariadb", "DSN=x;STREAMRS=0;charset=utf8mb4", 500) == ""
+    assert _driver_options("mariadb", "DSN=x", 500) == "CHARSET=utf8mb4"
+    assert _driver_options("mariadb", "DSN=x;charset=gbk", 500) == ""
     assert _driver_options("sqlite", "DSN=x", 500) == ""
