@@ -287,7 +287,8 @@ def compile_rule(
                     f"allowed: {', '.join(sorted(codes_allowed))} / 不是规范中的代码,"
                     f"可用代码: {', '.join(sorted(codes_allowed))}"
                 )
-        values["codes"] = {str(k).strip(): v for k, v in codes.items()}
+        # Spec codes are text: a TOML number 1 means the code "1".
+        values["codes"] = {str(k).strip(): str(v) for k, v in codes.items()}
     if "mask" in data:
         raw_mask = check.table(data["mask"], f"{where}.mask")
         check.known_keys(raw_mask, MASK_KEYS, f"{where}.mask")

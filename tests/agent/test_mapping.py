@@ -68,6 +68,9 @@ def test_legacy_codes_are_translated() -> None:
     result = map_sl(sl_mapping(), row(ZT="02", BSLYY="材料不全"))
     assert result.status == "ok", result.problems
     assert result.record is not None and result.record["SLZTDM"] == "2"
+    # A legacy integer column, and a spec code written as a TOML number, both work as text.
+    numeric = sl_mapping(SLZTDM={"column": "ZT", "codes": {"1": 1, "2": 2}})
+    assert map_sl(numeric, row(ZT=1)).record["SLZTDM"] == "1"  # type: ignore[index]
 
 
 def test_an_unknown_legacy_code_makes_the_row_invalid_and_names_the_key_to_add() -> None:
