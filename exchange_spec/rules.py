@@ -192,22 +192,25 @@ def _no_placeholder(record: Mapping[str, Any]) -> Sequence[Problem]:
 
 
 @cache
-def _time_fields(record_type: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return fields_with_format(record_type, "time"), fields_with_format(record_type, "date")
+def _time_fields(record_type: str) -> tuple[tuple[str, bool], ...]:
+    """(field, is a date-time) for every time and date field of a record type."""
+    times = fields_with_format(record_type, "time")
+    return tuple((f, True) for f in times) + tuple(
+        (f, False) for f in fields_with_format(record_type, "date")
+    )
 
 
 def _real_time(record: Mapping[str, Any]) -> Sequence[Problem]:
-    rt = str(record.get("type"))
-    times, dates = _time_fields(rt)
+    rt = record.get("type")
     problems: list[Problem] | None = None
-    for field in times + dates:
+    for field, is_time in _time_fields(str(rt)):
         value = record.get(field)
         # the schema's pattern already bounds month, hour, minute and second: only a day
         # above 28 can be unreal, so only those are parsed (keeps the valid path cheap)
         if not isinstance(value, str) or value[8:10] <= "28":
             continue
         try:
-            if field in times:
+            if is_time:
                 datetime.fromisoformat(value)
             else:
                 date.fromisoformat(value)
@@ -217,11 +220,11 @@ def _real_time(record: Mapping[str, Any]) -> Sequence[Problem]:
                 Problem(
                     "rule.time_not_real",
                     field,
-                    f"字段 {field_zh(rt, field)} 的值 {shown(value)} 不是真实存在的日期或时间"
+                    f"字段 {field_zh(str(rt), field)} 的值 {shown(value)} 不是真实存在的日期或时间"
                     "(例如 2 月 30 日);请核对源数据",
-                    f"field {field_en(rt, field)} has value {shown(value)}, which is not a "
+                    f"field {field_en(str(rt), field)} has value {shown(value)}, which is not a "
                     "real date or time (such as 30 February); check the source data",
-                    rt,
+                    str(rt),
                 )
             )
     return problems or NO_PROBLEMS
