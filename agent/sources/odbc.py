@@ -224,10 +224,31 @@ class OdbcSource:
             conn, dialect = self._connect(self.settings.connection.rstrip(";") + ";" + extra)
         try:
             self._set_text_decoding(conn, dialect)
+            self._set_session_zone(conn, dialect)
         except pyodbc.Error as exc:
             conn.close()
-            raise self._fail(exc, "setting up text decoding") from exc
+            raise self._fail(exc, "setting up the session (text decoding, time zone)") from exc
         self._conn, self._dialect = conn, dialect
+
+    def _set_session_zone(self, conn: pyodbc.Connection, dialect: _Dialect) -> None:
+        """Make the session's zone the source's, so zone-aware columns (PostgreSQL
+        timestamptz, MariaDB TIMESTAMP) arrive, and bound times compare, as local times of
+        the source like the plain DATETIME columns of legacy systems."""
+        # Written as a literal, not bound: ANSI drivers refuse wide parameters here. The
+        # name is an IANA zone name (checked by ZoneInfo and the pattern), never row data.
+        name = self.settings.timezone
+        if not re.fullmatch(r"[A-Za-z0-9_+\-/]+", name):
+            return
+        if dialect.name == "postgresql":
+            conn.execute(f"SET TIME ZONE '{name}'")
+        elif dialect.name == "mariadb":
+            try:
+                conn.execute(f"SET time_zone = '{name}'")
+            except pyodbc.Error:
+                # Named zones need the server's zone tables; China has had no DST since
+                # 1991, so the current offset is exact for Chinese zones.
+                offset = datetime.now(self.zone).strftime("%z")
+                conn.execute(f"SET time_zone = '{offset[:3]}:{offset[3:]}'")
 
     def _set_text_decoding(self, conn: pyodbc.Connection, dialect: _Dialect) -> None:
         if dialect.name == "mariadb":

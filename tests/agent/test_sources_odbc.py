@@ -313,3 +313,32 @@ def test_mariadb_pages_keep_every_row_across_page_boundaries(
             assert keys(list(src.read_range(table, None, None))) == list(range(1, 24))
     finally:
         conn.close()
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
+def test_zone_aware_columns_arrive_as_local_times_of_the_source(
+    request: pytest.FixtureRequest, kind: str
+) -> None:
+    database = request.getfixturevalue(
+        "pg_database" if kind == "postgresql" else "mariadb_database"
+    )
+    column = "TIMESTAMPTZ" if kind == "postgresql" else "TIMESTAMP"
+    conn = connect(database.odbc)
+    try:
+        # The servers run in UTC here; the instant is 02:00 UTC, 10:00 in Beijing.
+        conn.execute(f"CREATE TABLE t (id INTEGER PRIMARY KEY, ts {column} NULL)")
+        if kind == "postgresql":
+            conn.execute("INSERT INTO t VALUES (1, '2026-09-24 02:00:00+00')")
+        else:
+            conn.execute("SET time_zone = '+00:00'")
+            conn.execute("INSERT INTO t VALUES (1, '2026-09-24 02:00:00')")
+    finally:
+        conn.close()
+    settings = SourceSettings(name="tz", connection=database.odbc)
+    table = TableSettings(record_type="SL", table="t", timestamp_column="ts")
+    with OdbcSource(settings) as src:
+        [chunk] = list(src.read(table, None))
+        assert chunk.rows[0]["ts"] == datetime(2026, 9, 24, 10, 0)
+        assert chunk.cursor["ts"] == "2026-09-24T10:00:00+08:00"
+        start = datetime.fromisoformat("2026-09-24T10:00:00+08:00")
+        assert src.count(table, start, start + timedelta(seconds=1)) == 1
