@@ -29,7 +29,8 @@ from typing import Any
 
 import sqlite_utils
 
-from exchange_spec import business_key, canonical_bytes, content_hash, event_time, version
+from exchange_spec import business_key, canonical_bytes, event_time, version
+from exchange_spec.canonical import hash_canonical
 
 from . import rowjson
 from .errors import OutboxError, OutboxFull
@@ -125,14 +126,50 @@ class OutboxRecord:
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> OutboxRecord:
+        canonical = canonical_bytes(record)  # once: the body and its hash (= content_hash)
         return cls(
             record_type=str(record.get("type", "")),
             business_key=business_key(record),
             version=version(record),
-            content_hash=content_hash(record),
-            body=canonical_bytes(record).decode("utf-8"),
+            content_hash=hash_canonical(canonical),
+            body=canonical.decode("utf-8"),
             event_time=event_time(record),
         )
+
+
+def _insert_new(
+    conn: sqlite3.Connection, rec: OutboxRecord, source: str, table_key: str, now: str
+) -> int | None:
+    """Insert a record unless the same content is already held; its new seq, else None.
+
+    Looked up first rather than INSERT OR IGNORE: an ignored insert still consumes an
+    AUTOINCREMENT value, and a hole in the seqs would show at the collector as lost data.
+    """
+    held = conn.execute(
+        "SELECT 1 FROM records WHERE record_type = ? AND business_key = ? AND version = ? "
+        "AND content_hash = ?",
+        (rec.record_type, rec.business_key, rec.version, rec.content_hash),
+    ).fetchone()
+    if held:
+        return None
+    cur = conn.execute(
+        "INSERT INTO records (record_type, business_key, version, content_hash, body, "
+        "event_time, source, table_key, captured_at, bytes) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            rec.record_type,
+            rec.business_key,
+            rec.version,
+            rec.content_hash,
+            rec.body,
+            rec.event_time,
+            source,
+            table_key,
+            now,
+            len(rec.body.encode("utf-8")),
+        ),
+    )
+    return int(cur.lastrowid or 0)
 
 
 @dataclass(frozen=True)
@@ -314,26 +351,10 @@ class Outbox:
         now = self._now()
         with self._tx("store a chunk") as conn:
             for rec in records:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO records (record_type, business_key, version, "
-                    "content_hash, body, event_time, source, table_key, captured_at, bytes) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        rec.record_type,
-                        rec.business_key,
-                        rec.version,
-                        rec.content_hash,
-                        rec.body,
-                        rec.event_time,
-                        source,
-                        table_key,
-                        now,
-                        len(rec.body.encode("utf-8")),
-                    ),
-                )
-                if cur.rowcount == 1:
+                seq = _insert_new(conn, rec, source, table_key, now)
+                if seq is not None:
                     result.added += 1
-                    result.seqs.append(int(cur.lastrowid or 0))
+                    result.seqs.append(seq)
                 else:
                     result.duplicates += 1
             for item in quarantined:
@@ -576,24 +597,7 @@ class Outbox:
             if row is None:
                 raise OutboxError(f"no quarantine entry {entry_id}")
             if record is not None:
-                cur = conn.execute(
-                    "INSERT OR IGNORE INTO records (record_type, business_key, version, "
-                    "content_hash, body, event_time, source, table_key, captured_at, bytes) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        record.record_type,
-                        record.business_key,
-                        record.version,
-                        record.content_hash,
-                        record.body,
-                        record.event_time,
-                        row[0],
-                        row[1],
-                        now,
-                        len(record.body.encode("utf-8")),
-                    ),
-                )
-                added = cur.rowcount == 1
+                added = _insert_new(conn, record, row[0], row[1], now) is not None
                 self._count(conn, "captured", int(added))
             conn.execute(
                 "UPDATE quarantine SET state = 'replayed', last_seen = ? WHERE id = ?",
