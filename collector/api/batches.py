@@ -13,6 +13,7 @@ from exchange_spec import content_hash, protocol
 from ..errors import IngestRefused
 from ..store import evidence
 from ..store.ingest import RecordWriter, Source
+from . import openapi
 from .context import AppContext, Context
 from .envelopes import malformed, read_json, verify_envelope
 
@@ -113,7 +114,7 @@ def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, 
     return answer
 
 
-@router.post("/batches")
+@router.post("/batches", openapi_extra=openapi.BATCH)
 async def post_batch(request: Request, ctx: Context) -> dict[str, Any]:
     """Accept a signed batch (JSON or gzip JSON); answer a receipt signed by the collector."""
     envelope = await read_json(request, ctx.settings.max_body_bytes)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from ..store import enrolment
+from . import openapi
 from .context import Context
 from .envelopes import malformed, public_key_from, read_json, verify_envelope
 
@@ -16,7 +17,7 @@ router = APIRouter(prefix="/api/v1", tags=["agents"])
 ENROL_LIMIT = 64 * 1024
 
 
-@router.post("/enrol")
+@router.post("/enrol", openapi_extra=openapi.ENROL)
 async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
     """Consume a one-time token and pin the agent's Ed25519 key to the token's department."""
     body = await read_json(request, ENROL_LIMIT)
@@ -45,7 +46,7 @@ async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
     }
 
 
-@router.post("/rotate")
+@router.post("/rotate", openapi_extra=openapi.ROTATE)
 async def rotate(request: Request, ctx: Context) -> dict[str, Any]:
     """Replace the agent's key: a rotate envelope signed with the current key."""
     envelope = await read_json(request, ENROL_LIMIT)

@@ -12,6 +12,7 @@ from exchange_spec import canonical_bytes, protocol
 
 from ..errors import IngestRefused
 from ..store import enrolment
+from . import openapi
 from .context import Context
 from .envelopes import malformed, read_json, verify_envelope
 
@@ -20,7 +21,7 @@ router = APIRouter(prefix="/api/v1", tags=["agents"])
 HEARTBEAT_LIMIT = 256 * 1024
 
 
-@router.post("/heartbeat")
+@router.post("/heartbeat", openapi_extra=openapi.HEARTBEAT)
 async def heartbeat(request: Request, ctx: Context) -> dict[str, Any]:
     """Store the agent's last heartbeat; answer ``collector_time`` in a signed acknowledgement."""
     envelope = await read_json(request, HEARTBEAT_LIMIT)
