@@ -17,7 +17,8 @@ Three read modes (``TableSettings.mode``):
     The whole table on every poll (small catalogue tables).
 
 Chunks hold at most ``fetch_size`` rows (``fetchmany``). Memory stays flat: PostgreSQL reads
-through a server-side cursor, MariaDB (whose driver buffers whole results) in keyset pages.
+through a server-side cursor, MariaDB and SQLite (whose drivers buffer whole results) in
+keyset pages.
 The cursor in each chunk is the
 position after its last row and is JSON-serialisable (ISO 8601 times with the source's
 offset). ``pyodbc.Error`` becomes ``SourceError`` here, with a message saying what to fix.
@@ -29,6 +30,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from types import TracebackType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -76,7 +78,9 @@ def _dialect_for(dbms: str, quote: str) -> _Dialect:
     # "Now" as epoch seconds, so a server or session time zone other than the source's
     # cannot shift the upper bound.
     if "sqlite" in lowered:
-        return _Dialect("sqlite", quote, "SELECT (julianday('now') - 2440587.5) * 86400.0", True)
+        return _Dialect(
+            "sqlite", quote, "SELECT (julianday('now') - 2440587.5) * 86400.0", True, paged=True
+        )
     if "postgres" in lowered:
         return _Dialect("postgresql", quote, "SELECT EXTRACT(EPOCH FROM CURRENT_TIMESTAMP)", True)
     if "mariadb" in lowered or "mysql" in lowered:
@@ -446,8 +450,10 @@ class OdbcSource:
 
     def sample(self, table: TableSettings, n: int) -> list[dict[str, Any]]:
         """Up to ``n`` of the most recent rows (for ``esup-agent check``)."""
+        conn, dialect = self._require()
         sql = self._select(table) + self._from(table) + self._order(table, descending=True)
-        conn, _ = self._require()
+        if dialect.name in ("sqlite", "postgresql", "mariadb"):
+            sql += f" LIMIT {int(n)}"  # drivers that buffer results would hold the table
         try:
             cur = conn.cursor().execute(sql)
             names = _column_names(cur)
@@ -500,7 +506,8 @@ class OdbcSource:
     ) -> dict[str, Any]:
         by_name = dict(zip(names, values, strict=True))
         key = _pick(by_name, table.key_column, self.settings.name, table.label)
-        key = int(key) if hasattr(key, "as_integer_ratio") and not isinstance(key, float) else key
+        if isinstance(key, Decimal) and key == key.to_integral_value():
+            key = int(key)  # NUMBER(10) keys of Oracle-style schemas: keep the cursor JSON
         if table.mode == "key":
             return {"key": key}
         if _TS_ALIAS in by_name:
@@ -578,7 +585,10 @@ class OdbcSource:
         if table.mode == "key":
             return [f"{key_column} > ?"], [key]
         ts = self._ts_expr(table)
-        raw = _pick(by_name, table.timestamp_column or "", self.settings.name, table.label)
+        if _TS_ALIAS in by_name:  # SQLite: the normalised text the comparison is made on
+            raw = by_name[_TS_ALIAS]
+        else:
+            raw = _pick(by_name, table.timestamp_column or "", self.settings.name, table.label)
         return [f"(({ts} = ? AND {key_column} > ?) OR {ts} > ?)"], [raw, key, raw]
 
     def _fetch(

@@ -290,29 +290,25 @@ def test_postgresql_results_are_streamed_through_a_server_cursor(pg_database: An
 
 
 @pytest.mark.parametrize("mode", ["timestamp", "key"])
-def test_mariadb_pages_keep_every_row_across_page_boundaries(
-    mariadb_database: Any, monkeypatch: pytest.MonkeyPatch, mode: str
+def test_paged_reads_keep_every_row_across_page_boundaries(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
-    # Connector/ODBC buffers whole results, so MariaDB reads go page by page; one chunk per
-    # page here makes every chunk boundary a page boundary, inside runs of equal times.
+    # MariaDB's and SQLite's drivers buffer whole results, so reads there go page by page;
+    # one chunk per page makes every chunk boundary a page boundary, inside runs of equal
+    # times. (PostgreSQL streams through one server-side cursor: the same result expected.)
     monkeypatch.setattr(odbc_module, "PAGE_CHUNKS", 1)
-    conn = connect(mariadb_database.odbc)
-    try:
-        backend = Backend("mariadb", mariadb_database.odbc, conn)
-        backend.create_events()
-        base = datetime(2026, 9, 24, 10, 0)
-        for key in range(1, 24):
-            backend.insert(key, base + timedelta(seconds=key // 7))  # runs of 7 equal times
-        table = events() if mode == "timestamp" else events(mode="key", timestamp_column=None)
-        with source(backend, fetch_size=3) as src:
-            chunks = list(src.read(table, None))
-            assert keys(chunks) == list(range(1, 24))
-            assert all(len(c.rows) <= 3 for c in chunks)
-            resumed = list(src.read(table, chunks[2].cursor))
-            assert keys(resumed) == list(range(10, 24))
-            assert keys(list(src.read_range(table, None, None))) == list(range(1, 24))
-    finally:
-        conn.close()
+    backend.create_events()
+    base = datetime(2026, 9, 24, 10, 0)
+    for key in range(1, 24):
+        backend.insert(key, base + timedelta(seconds=key // 7))  # runs of 7 equal times
+    table = events() if mode == "timestamp" else events(mode="key", timestamp_column=None)
+    with source(backend, fetch_size=3) as src:
+        chunks = list(src.read(table, None))
+        assert keys(chunks) == list(range(1, 24))
+        assert all(len(c.rows) <= 3 for c in chunks)
+        resumed = list(src.read(table, chunks[2].cursor))
+        assert keys(resumed) == list(range(10, 24))
+        assert keys(list(src.read_range(table, None, None))) == list(range(1, 24))
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "mariadb"])
