@@ -18,10 +18,9 @@ Three read modes (``TableSettings.mode``):
 
 Chunks hold at most ``fetch_size`` rows (``fetchmany``). Memory stays flat: PostgreSQL reads
 through a server-side cursor, MariaDB and SQLite (whose drivers buffer whole results) in
-keyset pages.
-The cursor in each chunk is the
-position after its last row and is JSON-serialisable (ISO 8601 times with the source's
-offset). ``pyodbc.Error`` becomes ``SourceError`` here, with a message saying what to fix.
+keyset pages. The cursor in each chunk is the position after its last row and is
+JSON-serialisable (ISO 8601 times with the source's offset). ``pyodbc.Error`` becomes
+``SourceError`` here, with a message saying what to fix.
 """
 
 from __future__ import annotations
@@ -39,6 +38,8 @@ import pyodbc
 
 from agent.errors import SourceError
 
+from .dialects import Dialect, dialect_for, driver_options
+from .driver_errors import explain, redact
 from .settings import SourceSettings, TableSettings
 
 # Name of the extra column carrying the normalised timestamp on SQLite (stripped from rows).
@@ -54,111 +55,6 @@ class Chunk:
 
     rows: list[dict[str, Any]]  # column name -> value, as the driver returns them
     cursor: dict[str, Any]  # JSON-serialisable position after the chunk's last row
-
-
-@dataclass(frozen=True)
-class _Dialect:
-    """What differs between database systems, decided from SQL_DBMS_NAME."""
-
-    name: str  # "sqlite" | "postgresql" | "mariadb" | "sqlserver" | "other"
-    quote: str
-    now_sql: str
-    now_is_epoch: bool  # now_sql returns seconds since 1970 (else a naive local time)
-    paged: bool = False  # the driver buffers whole results: read in LIMIT pages
-
-    @property
-    def text_times(self) -> bool:
-        # SQLite stores times as text: compare normalised 'YYYY-MM-DD HH:MM:SS' strings.
-        return self.name == "sqlite"
-
-
-def _dialect_for(dbms: str, quote: str) -> _Dialect:
-    lowered = dbms.lower()
-    quote = quote.strip()
-    # "Now" as epoch seconds, so a server or session time zone other than the source's
-    # cannot shift the upper bound.
-    if "sqlite" in lowered:
-        return _Dialect(
-            "sqlite", quote, "SELECT (julianday('now') - 2440587.5) * 86400.0", True, paged=True
-        )
-    if "postgres" in lowered:
-        return _Dialect("postgresql", quote, "SELECT EXTRACT(EPOCH FROM CURRENT_TIMESTAMP)", True)
-    if "mariadb" in lowered or "mysql" in lowered:
-        return _Dialect("mariadb", quote or "`", "SELECT UNIX_TIMESTAMP(NOW(6))", True, paged=True)
-    if "sql server" in lowered:
-        return _Dialect(
-            "sqlserver",
-            quote,
-            "SELECT DATEDIFF_BIG(millisecond, '1970-01-01', SYSUTCDATETIME()) / 1000.0",
-            True,
-        )
-    if "oracle" in lowered:
-        return _Dialect("other", quote, "SELECT LOCALTIMESTAMP FROM DUAL", False)
-    return _Dialect("other", quote, "SELECT CURRENT_TIMESTAMP", False)
-
-
-def _explain(exc: pyodbc.Error) -> tuple[str, str]:
-    """(what failed, how to fix it) for a pyodbc error, from its SQLSTATE and text."""
-    state = str(exc.args[0]) if exc.args else ""
-    text = str(exc.args[-1]) if exc.args else str(exc)
-    low = text.lower()
-    if state == "IM002" or "data source name not found" in low or "can't open lib" in low:
-        return (
-            "the ODBC driver or DSN was not found / 找不到 ODBC 驱动或数据源(DSN)",
-            "check the Driver={...} name against the drivers listed in /etc/odbcinst.ini "
-            "(odbcinst -q -d), or the DSN against /etc/odbc.ini / "
-            "请核对连接串中的驱动名称是否与 /etc/odbcinst.ini 中列出的一致",
-        )
-    if state in ("42S02", "42P01") or "no such table" in low or "doesn't exist" in low:
-        return (
-            "a table was not found / 找不到数据表",
-            "check the table name (and schema) under [[sources.tables]] in the agent config / "
-            "请核对配置中 tables 的表名(及模式名)",
-        )
-    if state in ("42S22", "42703") or "no such column" in low or "unknown column" in low:
-        return (
-            "a column was not found / 找不到数据列",
-            "check timestamp_column and key_column in the agent config against the table "
-            "(names are case-sensitive when quoted) / 请核对配置中的 timestamp_column、"
-            "key_column 列名(区分大小写)",
-        )
-    if state == "07006" or "unsupported type" in low:
-        return (
-            "the driver returned values it could not convert / 驱动返回了无法转换的数据",
-            'if the database keeps text in GBK/GB18030, set encoding = "gbk" (or "gb18030") '
-            "in the source's config / "
-            "如数据库使用 GBK 或 GB18030 编码,请在数据源配置中设置 encoding",
-        )
-    if state.startswith("08") or state == "HYT00" or "connect" in low:
-        return (
-            "cannot connect to the database / 无法连接数据库",
-            "check the server address, port, database name, user and password in the "
-            "connection string, and that the database server is running / "
-            "请检查连接串中的地址、端口、库名、用户名和密码,以及数据库服务是否运行",
-        )
-    if state.startswith("28"):
-        return (
-            "the database refused the login / 数据库拒绝登录",
-            "check the user and password in the connection string / 请检查用户名和密码",
-        )
-    return (
-        "the database reported an error / 数据库返回错误",
-        "check the connection string and the table settings in the agent config / "
-        "请检查连接串和表配置",
-    )
-
-
-def _driver_options(dialect: str, connection: str, fetch_size: int) -> str:
-    """Connection options a driver needs here, unless the connection string sets them:
-    PostgreSQL's server-side cursor instead of buffering whole results, MariaDB's text in
-    utf8mb4. (MariaDB's own streaming, NO_CACHE, needs Connector/ODBC 3.1.17 and blocks
-    other statements meanwhile: its reads are paged instead.)"""
-    present = {part.split("=", 1)[0].strip().lower() for part in connection.split(";")}
-    if dialect == "postgresql" and "usedeclarefetch" not in present:
-        return f"UseDeclareFetch=1;Fetch={fetch_size}"
-    if dialect == "mariadb" and "charset" not in present:
-        return "CHARSET=utf8mb4"
-    return ""
 
 
 def _column_names(cur: pyodbc.Cursor) -> list[str]:
@@ -185,11 +81,6 @@ def _pick(by_name: dict[str, Any], column: str, source: str, label: str) -> Any:
     )
 
 
-def _redact(connection: str) -> str:
-    """The connection string without its password, for messages and logs."""
-    return re.sub(r"(?i)(pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)", r"\1=***", connection)
-
-
 class OdbcSource:
     """One legacy database. Use as a context manager or call ``open``/``close``."""
 
@@ -197,16 +88,16 @@ class OdbcSource:
         self.settings = settings
         self.zone = ZoneInfo(settings.timezone)
         self._conn: pyodbc.Connection | None = None
-        self._dialect: _Dialect | None = None
+        self._dialect: Dialect | None = None
 
     # -- connection -----------------------------------------------------------------------
 
     def _fail(self, exc: pyodbc.Error, doing: str) -> SourceError:
-        what, fix = _explain(exc)
+        what, fix = explain(exc)
         detail = str(exc.args[-1]) if exc.args else str(exc)
         return SourceError(
             f"source {self.settings.name!r}: {what} while {doing}. How to fix: {fix}. "
-            f"(connection: {_redact(self.settings.connection)}; driver said: {detail})"
+            f"(connection: {redact(self.settings.connection)}; driver said: {detail})"
         )
 
     def _undecodable(self, exc: UnicodeDecodeError, table: TableSettings) -> SourceError:
@@ -221,7 +112,7 @@ class OdbcSource:
         if self._conn is not None:
             return
         conn, dialect = self._connect(self.settings.connection)
-        extra = _driver_options(dialect.name, self.settings.connection, self.settings.fetch_size)
+        extra = driver_options(dialect.name, self.settings.connection, self.settings.fetch_size)
         if extra:
             # Reconnect with the options this driver needs (streaming, a known charset).
             conn.close()
@@ -234,7 +125,7 @@ class OdbcSource:
             raise self._fail(exc, "setting up the session (text decoding, time zone)") from exc
         self._conn, self._dialect = conn, dialect
 
-    def _set_session_zone(self, conn: pyodbc.Connection, dialect: _Dialect) -> None:
+    def _set_session_zone(self, conn: pyodbc.Connection, dialect: Dialect) -> None:
         """Make the session's zone the source's, so zone-aware columns (PostgreSQL
         timestamptz, MariaDB TIMESTAMP) arrive, and bound times compare, as local times of
         the source like the plain DATETIME columns of legacy systems."""
@@ -254,7 +145,7 @@ class OdbcSource:
                 offset = datetime.now(self.zone).strftime("%z")
                 conn.execute(f"SET time_zone = '{offset[:3]}:{offset[3:]}'")
 
-    def _set_text_decoding(self, conn: pyodbc.Connection, dialect: _Dialect) -> None:
+    def _set_text_decoding(self, conn: pyodbc.Connection, dialect: Dialect) -> None:
         if dialect.name == "mariadb":
             # MariaDB Connector/ODBC 3.1 miscounts some wide strings ('秘密' arrives as '秘'),
             # so text is fetched narrow, in the connection's utf8mb4 (the server converts GBK
@@ -267,7 +158,7 @@ class OdbcSource:
             # (pyodbc's default): setencoding would make a Unicode driver reject them.
             conn.setdecoding(pyodbc.SQL_CHAR, encoding=self.settings.encoding)
 
-    def _connect(self, connection: str) -> tuple[pyodbc.Connection, _Dialect]:
+    def _connect(self, connection: str) -> tuple[pyodbc.Connection, Dialect]:
         try:
             # autocommit: every poll sees what is committed now, and no read holds a
             # transaction open on the legacy database.
@@ -280,7 +171,7 @@ class OdbcSource:
         except pyodbc.Error as exc:
             conn.close()
             raise self._fail(exc, "reading the driver's capabilities") from exc
-        return conn, _dialect_for(dbms, quote)
+        return conn, dialect_for(dbms, quote)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -307,7 +198,7 @@ class OdbcSource:
         """ "sqlite", "postgresql", "mariadb", "sqlserver" or "other"."""
         return self._require()[1].name
 
-    def _require(self) -> tuple[pyodbc.Connection, _Dialect]:
+    def _require(self) -> tuple[pyodbc.Connection, Dialect]:
         if self._conn is None or self._dialect is None:
             self.open()
         assert self._conn is not None and self._dialect is not None

@@ -8,7 +8,7 @@ import pytest
 
 from agent.errors import ConfigError
 from agent.sources import SourceSettings, TableSettings
-from agent.sources.odbc import _driver_options
+from agent.sources.dialects import driver_options
 
 GOOD: dict[str, Any] = {
     "name": "qyxx",
@@ -104,10 +104,10 @@ def test_table_mistakes_name_the_key(table: dict[str, Any], expected: str) -> No
 
 
 def test_streaming_and_charset_are_switched_on_unless_the_connection_string_decides() -> None:
-    assert _driver_options("postgresql", "Driver={PostgreSQL Unicode}", 500) == (
+    assert driver_options("postgresql", "Driver={PostgreSQL Unicode}", 500) == (
         "UseDeclareFetch=1;Fetch=500"
     )
-    assert _driver_options("postgresql", "DSN=x;UseDeclareFetch=0", 500) == ""
-    assert _driver_options("mariadb", "DSN=x", 500) == "CHARSET=utf8mb4"
-    assert _driver_options("mariadb", "DSN=x;charset=gbk", 500) == ""
-    assert _driver_options("sqlite", "DSN=x", 500) == ""
+    assert driver_options("postgresql", "DSN=x;UseDeclareFetch=0", 500) == ""
+    assert driver_options("mariadb", "DSN=x", 500) == "CHARSET=utf8mb4"
+    assert driver_options("mariadb", "DSN=x;charset=gbk", 500) == ""
+    assert driver_options("sqlite", "DSN=x", 500) == ""
