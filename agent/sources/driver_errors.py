@@ -32,6 +32,14 @@ def explain(exc: pyodbc.Error) -> tuple[str, str]:
             "(names are case-sensitive when quoted) / 请核对配置中的 timestamp_column、"
             "key_column 列名(区分大小写)",
         )
+    if state in ("42883", "22007", "22008") or "operator does not exist" in low:
+        return (
+            "the timestamp column is not a date/time column / timestamp_column 不是日期时间类型",
+            "when the change time is kept as text, read the table through a query that "
+            "converts it (TO_TIMESTAMP, STR_TO_DATE, CONVERT) and name the converted column "
+            "as timestamp_column; see docs/mapping.md / 时间以文本保存时,请用 query 转换后再"
+            "作为 timestamp_column",
+        )
     if state == "07006" or "unsupported type" in low:
         return (
             "the driver returned values it could not convert / 驱动返回了无法转换的数据",

@@ -224,18 +224,22 @@ class OdbcSource:
         return moment.astimezone(self.zone).replace(tzinfo=None)
 
     def _bind_time(self, moment: datetime) -> Any:
-        local = self._local(moment).replace(microsecond=0)
+        local = self._local(moment)
         return local.strftime(_SQLITE_TIME) if self._require()[1].text_times else local
 
     def _aware(self, value: Any) -> datetime:
         if isinstance(value, str):
-            value = datetime.fromisoformat(value)
+            try:
+                value = datetime.fromisoformat(value)
+            except ValueError:
+                pass  # reported below with the value
         elif isinstance(value, date) and not isinstance(value, datetime):
             value = datetime(value.year, value.month, value.day)
         if not isinstance(value, datetime):
             raise SourceError(
                 f"source {self.settings.name!r}: the timestamp column holds {value!r}, which is "
-                "not a date or time; set timestamp_column to a DATE/DATETIME column / "
+                "not a date or time; set timestamp_column to a DATE/DATETIME column, or "
+                "convert a text column in a query (see docs/mapping.md) / "
                 "timestamp_column 必须是日期或时间类型的列"
             )
         if value.tzinfo is None:

@@ -121,3 +121,28 @@ def test_an_unreachable_server_says_so_without_showing_the_password(
     message = str(caught.value)
     assert "cannot connect" in message and "无法连接" in message
     assert "s3cret" not in message and "Pwd=***" in message
+
+
+def test_a_text_timestamp_column_is_refused_with_the_way_out(pg_database: Any) -> None:
+    conn = connect(pg_database.odbc)
+    try:
+        conn.execute("CREATE TABLE t_sp_bjxx (id INT PRIMARY KEY, bjsj VARCHAR(14))")
+        conn.execute("INSERT INTO t_sp_bjxx VALUES (1, '20260924100000')")
+    finally:
+        conn.close()
+    settings = SourceSettings(name="qyxx", connection=pg_database.odbc)
+    as_text = TableSettings(record_type="BJ", table="t_sp_bjxx", timestamp_column="bjsj")
+    with OdbcSource(settings) as src:
+        with pytest.raises(SourceError) as caught:
+            list(src.read(as_text, None))
+        assert "not a date/time column" in str(caught.value)
+        assert "query" in str(caught.value)
+        # The way out the message gives: convert the text in a query.
+        converted = TableSettings(
+            record_type="BJ",
+            query="SELECT t.*, TO_TIMESTAMP(t.bjsj, 'YYYYMMDDHH24MISS')::timestamp AS bjsj_ts "
+            "FROM t_sp_bjxx t",
+            timestamp_column="bjsj_ts",
+        )
+        [chunk] = list(src.read(converted, None))
+    assert chunk.cursor == {"ts": "2026-09-24T10:00:00+08:00", "key": 1}
