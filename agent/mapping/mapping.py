@@ -138,8 +138,10 @@ class Mapping:
             type_constants = dict(check.table(raw.get("constants", {}), f"{at}.constants"))
             raw_fields = check.table(raw.get("fields", {}), f"{at}.fields")
             fields: dict[str, FieldRule] = {}
-            for name in [*constants, *type_constants, *raw_fields]:
-                cls._check_field_name(rtype, name, at)
+            for name in type_constants:
+                cls._check_field_name(rtype, name, f"{at}.constants.{name}")
+            for name in raw_fields:
+                cls._check_field_name(rtype, name, f"{at}.fields.{name}")
             for name, spec in raw_fields.items():
                 fields[name] = compile_rule(
                     spec,
@@ -147,11 +149,21 @@ class Mapping:
                     spec_catalogue.allowed_codes(rtype, name) if _has_codes(spec) else None,
                     spec_catalogue.value_kind(rtype, name),
                 )
+            # File-wide constants go to the types whose records have the field (SF records
+            # have no BMMC, for instance); per-type constants are checked strictly above.
+            shared = {
+                k: v
+                for k, v in constants.items()
+                if spec_catalogue.has_field(rtype, k) is not False
+            }
             types[rtype] = _TypeRules(
                 fields=fields,
-                constants=type_constants,
+                constants={**shared, **type_constants},
                 exclusions=compile_exclusions(raw.get("exclude", []), f"{at}.exclude"),
             )
+        for name in constants:
+            if not any(spec_catalogue.has_field(t, name) is not False for t in types):
+                cls._check_field_name(next(iter(types)), name, f"{where}.constants.{name}")
         context = Context(
             zone=zone, hmac_key=hmac_key, placeholders=placeholders, constants=constants
         )
@@ -160,10 +172,11 @@ class Mapping:
     @staticmethod
     def _check_field_name(rtype: str, name: str, where: str) -> None:
         if spec_catalogue.has_field(rtype, name) is False:
+            hint = check.hint(name, spec_catalogue.field_names(rtype))
             raise ConfigError(
-                f"{where}.fields.{name}: the spec has no field {name!r} in {rtype} records; "
-                f"{check.hint(name, spec_catalogue.field_names(rtype))} / "
-                f"规范的 {rtype} 记录中没有字段 {name}".replace("; / ", " / ")
+                f"{where}: the spec has no field {name!r} in {rtype} records"
+                + (f"; {hint}" if hint else "")
+                + f" / 规范的 {rtype} 记录中没有字段 {name}"
             )
 
     def record_types(self) -> list[str]:
@@ -184,8 +197,7 @@ class Mapping:
             return MapResult("invalid", None, [problem])
         ctx = self._context
         record: dict[str, Any] = {"spec": SPEC_VERSION, "type": record_type}
-        for source in (ctx.constants, rules.constants):
-            record.update(source)
+        record.update(rules.constants)
         if record_type in CASE_TYPES or spec_catalogue.has_field(record_type, "SJBBH"):
             record.setdefault("SJBBH", 1)
         problems: list[dict[str, str]] = []

@@ -139,6 +139,24 @@ def test_constants_per_file_and_per_type_and_a_version_override() -> None:
     assert record["SJBBH"] == 2
 
 
+def test_file_wide_constants_go_only_to_types_that_have_the_field() -> None:
+    data = sl_mapping()
+    data["constants"]["BMMC"] = "区市场监督管理局"  # SL records have BMMC, SF records do not
+    data["types"]["SF"] = {
+        "fields": {"SXBM": "SXBM", "SFXMBM": "SFBM", "SFXMMC": "SFMC", "SFBZ": "SFBZ"}
+    }
+    mapping = Mapping.from_dict(data, hmac_key=KEY)
+    sl = mapping.map_row("SL", row())
+    assert sl.record is not None and sl.record["BMMC"] == "区市场监督管理局"
+    sf = mapping.map_row(
+        "SF", {"SXBM": "430702-SCJG-001", "SFBM": "F01", "SFMC": "工本费", "SFBZ": "10元/件"}
+    )
+    assert sf.status == "ok", sf.problems
+    assert sf.record is not None and "BMMC" not in sf.record
+    assert sf.record["SJBBH"] == 1  # SF records carry a version too
+    assert sf.record["XZQHDM"] == "430702"
+
+
 def test_the_case_number_is_composed_from_columns_constants_and_vars() -> None:
     data = sl_mapping(
         SBLSH={
