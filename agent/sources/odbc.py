@@ -25,6 +25,7 @@ JSON-serialisable (ISO 8601 times with the source's offset). ``pyodbc.Error`` be
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -61,6 +62,20 @@ def _column_names(cur: pyodbc.Cursor) -> list[str]:
     # The SQLite ODBC driver reports the length of non-ASCII column names in bytes, so the
     # name arrives followed by a NUL and leftovers of its buffer; no real name holds a NUL.
     return [str(d[0]).split("\x00", 1)[0] for d in cur.description]
+
+
+def _narrow_encoding(connection: str, configured: str | None) -> str:
+    """The Python codec of a MySQL-family connection's character set (CHARSET=...)."""
+    match = re.search(r"(?i)(?:^|;)\s*charset\s*=\s*([^;]+)", connection)
+    charset = match.group(1).strip().lower() if match else "utf8mb4"
+    if charset.startswith("utf8"):
+        return "utf-8"
+    if configured:
+        return configured
+    try:
+        return codecs.lookup(charset).name
+    except LookupError:
+        return "utf-8"
 
 
 def _where(clauses: list[str]) -> str:
@@ -148,10 +163,12 @@ class OdbcSource:
     def _set_text_decoding(self, conn: pyodbc.Connection, dialect: Dialect) -> None:
         if dialect.name == "mariadb":
             # MariaDB Connector/ODBC 3.1 miscounts some wide strings ('秘密' arrives as '秘'),
-            # so text is fetched narrow, in the connection's utf8mb4 (the server converts GBK
-            # tables to it); the pyodbc wiki gives the same advice for MySQL.
-            conn.setdecoding(pyodbc.SQL_CHAR, encoding="utf-8")
-            conn.setdecoding(pyodbc.SQL_WCHAR, encoding="utf-8", ctype=pyodbc.SQL_CHAR)
+            # so text is fetched narrow, in the connection's character set (utf8mb4 unless
+            # the connection string says otherwise; the server converts GBK tables to it).
+            # The pyodbc wiki gives the same advice for MySQL.
+            encoding = _narrow_encoding(self.settings.connection, self.settings.encoding)
+            conn.setdecoding(pyodbc.SQL_CHAR, encoding=encoding)
+            conn.setdecoding(pyodbc.SQL_WCHAR, encoding=encoding, ctype=pyodbc.SQL_CHAR)
         elif self.settings.encoding:
             # ANSI drivers hand over narrow (SQL_CHAR) text in the legacy encoding. Unicode
             # drivers hand over wide text, which this does not touch. Parameters stay wide

@@ -21,10 +21,17 @@ def read_all(settings: SourceSettings, table: TableSettings) -> list[dict[str, A
 
 
 @pytest.mark.parametrize(
-    ("charset", "encoding"), [("gbk", None), ("gbk", "gbk"), ("utf8mb4", None)]
+    ("charset", "encoding", "extra"),
+    [
+        ("gbk", None, ""),
+        ("gbk", "gbk", ""),
+        ("utf8mb4", None, ""),
+        ("gbk", "gbk", "CHARSET=gbk;"),  # a connection kept in GBK end to end
+        ("gbk", None, "CHARSET=gbk;"),
+    ],
 )
 def test_chinese_text_on_mariadb_arrives_intact(
-    mariadb_database: Any, charset: str, encoding: str | None
+    mariadb_database: Any, charset: str, encoding: str | None, extra: str
 ) -> None:
     conn = connect(mariadb_database.odbc)
     try:
@@ -38,7 +45,9 @@ def test_chinese_text_on_mariadb_arrives_intact(
     finally:
         conn.close()
     assert bytes.fromhex(stored) == BUREAU.encode("gbk" if charset == "gbk" else "utf-8")
-    settings = SourceSettings(name="gbk", connection=mariadb_database.odbc, encoding=encoding)
+    settings = SourceSettings(
+        name="gbk", connection=mariadb_database.odbc + extra, encoding=encoding
+    )
     table = TableSettings(record_type="SL", table="T_SQ_SLXX", mode="key", key_column="ID")
     rows = read_all(settings, table)
     # '秘密' is the value Connector/ODBC's wide path cut to '秘': the secret-level filter
