@@ -24,8 +24,10 @@ class Exclusion:
     pattern: re.Pattern[str] | None  # exclude when the value matches
     reason: str
 
-    def applies(self, row: Mapping[str, Any], record: Mapping[str, Any]) -> str | None:
-        """Why this rule excludes the row, or None."""
+    def applies(
+        self, row: Mapping[str, Any], record: Mapping[str, Any], placeholders: frozenset[str]
+    ) -> str | None:
+        """Why this rule excludes the row, or None. Placeholders count as empty ("")."""
         name = self.column if self.column is not None else self.field
         assert name is not None
         source: Mapping[str, Any] = row if self.column is not None else record
@@ -34,7 +36,11 @@ class Exclusion:
             for key in row:  # drivers may fold the case of column names
                 if str(key).lower() == name.lower():
                     value = row[key]
+        if isinstance(value, bytes | bytearray):
+            value = None  # undecoded text: the row is invalid anyway, reported elsewhere
         text = "" if value is None else str(value).strip()
+        if text in placeholders:
+            text = ""
         hit = (
             (self.values is not None and text in self.values)
             or (self.not_values is not None and text not in self.not_values)

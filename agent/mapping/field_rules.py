@@ -12,6 +12,7 @@ import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -133,8 +134,9 @@ class FieldRule:
             )
         if self.template is not None:
             names: dict[str, Any] = dict(ctx.constants)
-            for column, raw in row.items():
-                names[str(column)] = clean(raw, ctx.placeholders)
+            for name in _template_names(self.template):
+                if name in row and name not in self.vars:
+                    names[name] = clean(row[name], ctx.placeholders)
             for name, rule in self.vars.items():
                 names[name] = rule.value(row, ctx)
             return _TemplateFormatter(self.where).format(self.template, **names)
@@ -157,6 +159,12 @@ class FieldRule:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         return value if isinstance(value, str) else str(value)
+
+
+@cache
+def _template_names(template: str) -> tuple[str, ...]:
+    """The names a template refers to: ``{YEAR}{LSH:06d}`` -> ("YEAR", "LSH")."""
+    return tuple(name for _, name, _, _ in string.Formatter().parse(template) if name)
 
 
 def _code_text(value: Any) -> str:

@@ -17,7 +17,7 @@ from . import file_checks as check
 from . import spec_catalogue
 from .exclusion import Exclusion, compile_exclusions
 from .field_rules import Context, FieldRule, compile_rule
-from .values import DEFAULT_PLACEHOLDERS, ValueProblem, clean
+from .values import DEFAULT_PLACEHOLDERS, ValueProblem
 
 TOP_KEYS = ("spec", "timezone", "placeholders", "constants", "exclude", "types")
 TYPE_KEYS = ("fields", "constants", "exclude")
@@ -224,9 +224,8 @@ class Mapping:
     def _excluded(
         self, rules: _TypeRules, row: AnyMapping[str, Any], record: dict[str, Any]
     ) -> str:
-        cleaned = {k: _safe_clean(v, self._context.placeholders) for k, v in row.items()}
         for rule in (*self._exclusions, *rules.exclusions):
-            reason = rule.applies(cleaned, record)
+            reason = rule.applies(row, record, self._context.placeholders)
             if reason:
                 return reason
         return ""
@@ -234,10 +233,3 @@ class Mapping:
 
 def _has_codes(spec: Any) -> bool:
     return isinstance(spec, AnyMapping) and "codes" in spec
-
-
-def _safe_clean(value: Any, placeholders: frozenset[str]) -> Any:
-    try:
-        return clean(value, placeholders)
-    except ValueProblem:
-        return None
