@@ -120,11 +120,9 @@ class FieldRule:
 
     def _source(self, row: Mapping[str, Any], ctx: Context) -> Any:
         if self.column is not None:
-            if self.column in row:
-                return row[self.column]
-            for name in row:  # drivers may fold the case of column names
-                if str(name).lower() == self.column.lower():
-                    return row[name]
+            column = _column_in(row, self.column)
+            if column is not None:
+                return row[column]
             raise ValueProblem(
                 "mapping.missing_column",
                 f"数据行中没有列 {self.column!r};请核对映射文件 {self.where}.column "
@@ -135,8 +133,11 @@ class FieldRule:
         if self.template is not None:
             names: dict[str, Any] = dict(ctx.constants)
             for name in _template_names(self.template):
-                if name in row and name not in self.vars:
-                    names[name] = clean(row[name], ctx.placeholders)
+                if name in self.vars:
+                    continue
+                column = _column_in(row, name)
+                if column is not None:
+                    names[name] = clean(row[column], ctx.placeholders)
             for name, rule in self.vars.items():
                 names[name] = rule.value(row, ctx)
             return _TemplateFormatter(self.where).format(self.template, **names)
@@ -159,6 +160,14 @@ class FieldRule:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))
         return value if isinstance(value, str) else str(value)
+
+
+def _column_in(row: Mapping[str, Any], name: str) -> Any:
+    """The row's key for column ``name``: drivers may fold the case of column names."""
+    if name in row:
+        return name
+    lowered = name.lower()
+    return next((key for key in row if str(key).lower() == lowered), None)
 
 
 @cache

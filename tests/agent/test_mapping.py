@@ -170,6 +170,10 @@ def test_the_case_number_is_composed_from_columns_constants_and_vars() -> None:
     )
     result = map_sl(data, row(LSH=" 123 "))
     assert result.record is not None and result.record["SBLSH"] == "43070203012026000123"
+    folded = {k.lower(): v for k, v in row(LSH=7).items()}  # PostgreSQL folds names
+    assert map_sl(data, folded).record["SBLSH"] == "43070203012026000007"  # type: ignore[index]
+    direct = sl_mapping(SBLSH={"template": "{XZQHDM}0301{LSH:06d}"})  # a column by name
+    assert map_sl(direct, folded).record["SBLSH"] == "4307020301000007"  # type: ignore[index]
     assert map_sl(data, row(LSH=45)).record["SBLSH"] == "43070203012026000045"  # type: ignore[index]
     missing = map_sl(data, row(LSH="无"))
     assert missing.status == "invalid"
