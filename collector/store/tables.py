@@ -165,3 +165,206 @@ deliveries = Table(
 )
 
 Index("ix_records_current_type_dept", records_current.c.record_type, records_current.c.department)
+
+
+# -- Notifications (collector/notify) ---------------------------------------------------------
+# Contacts are the people (or group bots) a verdict is told to; the outbox holds one row per
+# (verdict dedup key, contact, channel), so a re-run sweep never sends a second message.
+
+notify_contacts = Table(
+    "notify_contacts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("department", String(64), nullable=False, index=True),  # "" = the bureau itself
+    # handling_officer | approving_officer | department_leader | bureau_supervisor
+    Column("role", String(32), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("phone", String(20)),  # E.164, +86...
+    Column("email", String(254)),
+    Column("bot", String(64)),  # name of a configured group bot
+    Column("active", Integer, nullable=False, server_default="1"),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("department", "role", "name"),
+)
+
+notify_outbox = Table(
+    "notify_outbox",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("dedup_key", String(300), nullable=False),
+    Column("contact_id", Id, ForeignKey("notify_contacts.id"), nullable=False),
+    Column("channel", String(16), nullable=False),  # sms | email | bot
+    Column("address", String(254), nullable=False),  # phone, email or bot name when enqueued
+    Column("verdict_id", String(64)),
+    Column("case_id", Text),
+    Column("department", String(64), nullable=False, server_default=""),
+    Column("kind", String(16), nullable=False),
+    Column("subject", Text, nullable=False, server_default=""),
+    Column("body", Text, nullable=False),
+    Column("params", JSON, nullable=False),  # ordered template parameters (SMS)
+    # pending | sending | sent | failed | deferred
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("claimed_at", DateTime(timezone=True)),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("provider", String(32)),
+    Column("provider_message_id", String(128)),
+    Column("provider_response", JSON),
+    Column("last_error", Text),
+    Column("deferred_reason", String(32)),  # outside_hours | daily_cap
+    # Delivery report from the provider: the proof that notice was served.
+    Column("receipt_status", String(16)),  # delivered | undelivered
+    Column("receipt", JSON),
+    Column("receipt_at", DateTime(timezone=True)),
+    UniqueConstraint("dedup_key", "contact_id", "channel"),
+)
+
+Index("ix_notify_outbox_state_next", notify_outbox.c.state, notify_outbox.c.next_attempt_at)
+
+
+# -- supervision engine (collector/engine/, migration 0002) ----------------------------------
+# Imports kept in this section so other sections can be appended without touching the top.
+from sqlalchemy import Boolean as _EngineBoolean  # noqa: E402
+from sqlalchemy import Date as _EngineDate  # noqa: E402
+
+calendar_versions = Table(
+    "calendar_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("parent", Integer),
+    Column("content_hash", String(40), nullable=False),
+)
+
+# A version is a full set of rows (copy-on-write): about 8,400 rows for 23 years.
+calendar_days = Table(
+    "calendar_days",
+    metadata,
+    Column("version", Integer, ForeignKey("calendar_versions.version"), primary_key=True),
+    Column("day", _EngineDate, primary_key=True),
+    Column("is_workday", _EngineBoolean, nullable=False),
+    Column("name", String(100)),
+    Column("source", Text, nullable=False),
+)
+
+rule_versions = Table(
+    "rule_versions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("version", String(200), nullable=False),  # "<declared version>@<hash8>"
+    Column("content_hash", String(64), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("activated_at", DateTime(timezone=True), nullable=False),
+)
+
+case_clocks = Table(
+    "case_clocks",
+    metadata,
+    Column("sblsh", Text, primary_key=True),
+    Column("department", String(64), nullable=False, index=True),
+    Column("state", String(16), nullable=False, index=True),
+    Column("promised_deadline", _EngineDate),
+    Column("legal_deadline", _EngineDate),
+    Column("warning_on", _EngineDate),
+    Column("workdays_used", Integer, nullable=False),
+    Column("provisional", _EngineBoolean, nullable=False),
+    Column("calendar_version", Integer, nullable=False),
+    Column("rule_version", String(200), nullable=False),
+    Column("clock", JSON, nullable=False),
+    Column("evaluated_at", DateTime(timezone=True), nullable=False),
+)
+
+verdicts = Table(
+    "verdicts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sblsh", Text, nullable=False),
+    Column("department", String(64), nullable=False, index=True),
+    Column("kind", String(16), nullable=False),  # warning | yellow | red | anomaly
+    Column("code", String(64), nullable=False),
+    Column("rule", String(200), nullable=False),
+    Column("level", String(16), nullable=False),
+    Column("dedup_key", Text, nullable=False, unique=True),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("due", JSON, nullable=False),
+    Column("calendar_version", Integer, nullable=False),
+    Column("rule_version", String(200), nullable=False),
+    Column("details", JSON, nullable=False),
+    UniqueConstraint("sblsh", "rule", "level"),
+)
+
+# Withdrawal is a new row: the verdict row itself never changes.
+verdict_withdrawals = Table(
+    "verdict_withdrawals",
+    metadata,
+    Column("verdict_id", Id, ForeignKey("verdicts.id"), primary_key=True),
+    Column("proposal_id", Id, ForeignKey("reassessment_proposals.id")),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=False),
+    Column("decided_by", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+reassessment_proposals = Table(
+    "reassessment_proposals",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("verdict_id", Id, ForeignKey("verdicts.id"), nullable=False, index=True),
+    Column("calendar_version", Integer, nullable=False),
+    Column("rule_version", String(200), nullable=False),
+    Column("old_basis", JSON, nullable=False),
+    Column("new_basis", JSON, nullable=False),
+    Column("action", String(16), nullable=False),  # withdraw | keep
+    Column("status", String(16), nullable=False),  # pending | accepted | rejected
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("decided_at", DateTime(timezone=True)),
+    Column("decided_by", String(100)),
+    Column("reason", Text),
+    UniqueConstraint("verdict_id", "calendar_version", "rule_version"),
+)
+
+exemptions = Table(
+    "exemptions",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sblsh", Text, nullable=False, index=True),
+    Column("rule", String(200), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("approver", String(100), nullable=False),
+    Column("expires_on", _EngineDate, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_by", String(100), nullable=False),
+)
+
+# Append-only; row_hash = sha256(prev_hash + canonical row), checked by `audit verify`.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("subject", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("row_hash", String(64), nullable=False),
+)
+
+engine_locks = Table(
+    "engine_locks",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("holder", String(200)),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+engine_state = Table(
+    "engine_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)
