@@ -261,7 +261,8 @@ class WorkCalendar:
                 return WorkdayResult(_add_weekdays(start, n), True)
             n -= available
             index = 0
-            touched_unknown = True
+            # Only days after start count: the day before the range is not passed over.
+            touched_unknown = ordinal < self._base - 1
         elif ordinal <= self._end:
             index = ordinal - self._base + 1
             touched_unknown = False

@@ -271,3 +271,12 @@ def test_public_names_are_pinned() -> None:
     } | {name for name in clock.__all__ if name[0].islower()}
     for name in ("WorkCalendar", "evaluate", "CaseClock", "ClockRules", "parse_notice"):
         assert name in clock.__all__
+
+
+def test_a_start_on_the_day_before_a_known_year_is_not_provisional() -> None:
+    # Found by the property above: 2023 is unknown in GAPPY, but starting on its last day
+    # passes over no unknown day (2024-01-01 is a holiday, 01-02 the first working day).
+    assert GAPPY.add_workdays(date(2023, 12, 31), 1) == GAPPY.add_workdays(
+        date(2023, 12, 31), 1
+    ).__class__(date(2024, 1, 2), False)
+    assert GAPPY.add_workdays(date(2023, 12, 30), 1).provisional
