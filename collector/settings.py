@@ -37,6 +37,11 @@ class CollectorSettings:
     port: int = 8470
     #: Largest accepted request body, compressed and decompressed alike.
     max_body_bytes: int = 32 * 1024 * 1024
+    #: Working days a department has to reply (回告) to a supervision notice before the matter
+    #: escalates one level (officer -> department leader -> bureau).
+    supervision_reply_workdays: int = 5
+    #: The supervising bureau's name, printed on notices (督办通知书, 整改建议书).
+    bureau_name: str = "市监察局"
 
     @property
     def resolved_store_url(self) -> str:
@@ -45,6 +50,11 @@ class CollectorSettings:
     @property
     def resolved_key_file(self) -> Path:
         return self.key_file or self.data_dir / "collector.key"
+
+    @property
+    def documents_dir(self) -> Path:
+        """Generated notices (PDF), content-addressed by SHA-256."""
+        return self.data_dir / "documents"
 
     def validated(self) -> CollectorSettings:
         """Return self after checking every value; raise SettingsError on the first bad one."""
@@ -71,12 +81,25 @@ class CollectorSettings:
             raise SettingsError(
                 f"max_body_bytes={self.max_body_bytes} is out of range: use 1024..1073741824"
             )
+        if not 1 <= self.supervision_reply_workdays <= 60:
+            raise SettingsError(
+                f"supervision_reply_workdays={self.supervision_reply_workdays} is out of range: "
+                "use 1..60 working days (default 5)"
+            )
+        if not self.bureau_name.strip():
+            raise SettingsError("bureau_name is empty: set the bureau's name, e.g. 常德市监察局")
         if not self.host:
             raise SettingsError("host is empty: use 127.0.0.1 behind a reverse proxy")
         return self
 
 
-_INT_KEYS = {"skew_seconds", "nonce_retention_seconds", "port", "max_body_bytes"}
+_INT_KEYS = {
+    "skew_seconds",
+    "nonce_retention_seconds",
+    "port",
+    "max_body_bytes",
+    "supervision_reply_workdays",
+}
 _PATH_KEYS = {"data_dir", "key_file"}
 KNOWN_KEYS = {f.name for f in fields(CollectorSettings)}
 

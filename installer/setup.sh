@@ -8,8 +8,10 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 extras="${1:-dev}"
 
 # Debian packages: the ODBC driver manager, the drivers for SQLite, PostgreSQL and MariaDB,
-# and Noto CJK fonts so Chinese text renders in generated documents.
-debs=(unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc fonts-noto-cjk)
+# and Noto CJK fonts so Chinese text renders in generated documents; Pango/HarfBuzz for
+# WeasyPrint (notices as PDF) and poppler-utils (pdftotext/pdffonts check those PDFs).
+debs=(unixodbc unixodbc-dev odbc-postgresql odbc-mariadb libsqliteodbc fonts-noto-cjk
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils)
 missing=()
 for p in "${debs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

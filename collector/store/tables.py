@@ -10,7 +10,9 @@ from __future__ import annotations
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -367,4 +369,66 @@ engine_state = Table(
     metadata,
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
+)
+
+# -- supervision matters (issue 4, collector/supervision/; migration 0004) --------------------
+# One matter per card (yellow or red verdict): 督办通知书 / 整改建议书, the department's reply
+# (回告), closing or escalation. verdict_id is text so the engine's id type stays its own.
+supervision_matters = Table(
+    "supervision_matters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("number", String(40), nullable=False, unique=True),  # 督〔2026〕第0001号
+    Column("year", Integer, nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("verdict_id", String(64), nullable=False, unique=True),
+    Column("dedup_key", Text, nullable=False, server_default=""),
+    Column("department", String(64), nullable=False, index=True),
+    Column("case_id", Text, nullable=False, index=True),
+    Column("card", String(16), nullable=False),  # yellow | red
+    Column("rule", String(100), nullable=False, server_default=""),
+    Column("state", String(16), nullable=False, index=True),  # open|replied|closed|escalated
+    Column("level", String(16), nullable=False),  # officer | leader | bureau
+    Column("opened_at", DateTime(timezone=True), nullable=False),
+    Column("due_reply_by", Date, nullable=False),
+    Column("due_provisional", Boolean, nullable=False, server_default="0"),
+    Column("reply_workdays", Integer, nullable=False),
+    Column("calendar_version", String(64), nullable=False, server_default=""),
+    Column("rule_version", String(64), nullable=False, server_default=""),
+    # The verdict as issued (deadlines, details): the notice is rendered from this snapshot.
+    Column("verdict", JSON, nullable=False),
+    # A red card on a case whose yellow matter is still open supersedes that yellow matter.
+    Column("supersedes_id", Id, ForeignKey("supervision_matters.id")),
+    Column("superseded_by_id", Id, ForeignKey("supervision_matters.id")),
+    Column("appeal_pending", Boolean, nullable=False, server_default="0"),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    UniqueConstraint("year", "seq"),
+)
+
+# Append-only history of a matter: opened, notice_generated, reply_received, closed,
+# escalated, appealed, superseded.
+supervision_events = Table(
+    "supervision_events",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("matter_id", Id, ForeignKey("supervision_matters.id"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("note", Text, nullable=False, server_default=""),
+    Column("data", JSON),
+)
+
+# Generated notices: the PDF is stored content-addressed under <data_dir>/documents/.
+supervision_documents = Table(
+    "supervision_documents",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("matter_id", Id, ForeignKey("supervision_matters.id"), nullable=False, index=True),
+    Column("title", String(40), nullable=False),  # 督办通知书 | 整改建议书
+    Column("sha256", String(64), nullable=False),
+    Column("path", Text, nullable=False),  # relative to data_dir
+    Column("size", BigInteger, nullable=False),
+    Column("generated_at", DateTime(timezone=True), nullable=False),
+    Column("generated_by", String(100), nullable=False, server_default=""),
 )
