@@ -108,10 +108,25 @@ def _probe_collector(config: Any) -> tuple[bool, str]:
 
     try:
         with build_client(config.collector) as client:
-            response = client.get("/")
+            response = client.get("/healthz")
     except httpx.HTTPError as exc:
         return False, f"not reachable: {type(exc).__name__}: {exc}"
-    return True, f"reachable (HTTP {response.status_code})"
+    try:
+        key_id = response.json().get("collector_key_id") if response.status_code == 200 else None
+    except ValueError:
+        key_id = None
+    if not key_id:
+        return False, (
+            f"answers HTTP {response.status_code} but is not an esupervision collector "
+            "(no /healthz): check [collector] url / 地址不是电子监察采集端"
+        )
+    expected = config.collector.collector_key_fingerprint
+    if expected and expected != key_id:
+        return False, (
+            f"collector key id is {key_id}, but the config pins {expected}: ask the bureau "
+            "which is right before enrolling / 采集端密钥指纹与配置不符"
+        )
+    return True, f"reachable, collector key id {key_id}"
 
 
 @main.command()

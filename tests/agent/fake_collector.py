@@ -82,8 +82,10 @@ class FakeCollector:
             return httpx.Response(status, json=answer)
 
     def route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
+        if method == "GET" and path == "/healthz":
+            return 200, {"status": "ok", "collector_key_id": self.key_id}
         if method == "GET":
-            return 200, {"service": "fake collector"}
+            return 404, protocol.error_body("not_found", "无此接口", "no such endpoint")
         data = json.loads(body)
         if path == "/api/v1/enrol":
             return self.enrol(data)

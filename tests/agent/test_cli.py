@@ -80,14 +80,29 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, FakeCollector]]:
 def test_check_reaches_source_and_collector_and_changes_nothing(
     tmp_path: Path, site: tuple[Path, FakeCollector]
 ) -> None:
-    config, _ = site
+    config, fake = site
     result = invoke("check", "-c", str(config))
     assert result.exit_code == 0, result.output
     assert "source xzsp: reachable" in result.output
-    assert "would be quarantined" in result.output and "reachable (HTTP 200)" in result.output
+    assert "would be quarantined" in result.output
+    assert f"reachable, collector key id {fake.key_id}" in result.output
     assert "not enrolled yet" in result.output
     state = tmp_path / "state"
     assert not (state / OUTBOX_FILE).exists() and not (state / PRIVATE_KEY_FILE).exists()
+
+
+def test_check_fails_when_the_collector_key_is_not_the_pinned_one(
+    tmp_path: Path, site: tuple[Path, FakeCollector]
+) -> None:
+    config, _ = site
+    text = config.read_text("utf-8")
+    config.write_text(
+        text.replace("[collector]", '[collector]\ncollector_key_fingerprint = "0000000000000000"'),
+        "utf-8",
+    )
+    result = invoke("check", "-c", str(config))
+    assert result.exit_code == 1
+    assert "but the config pins 0000000000000000" in result.output
 
 
 def test_check_fails_when_the_source_is_unreachable(tmp_path: Path) -> None:
