@@ -9,9 +9,9 @@ from agent.enrol import enrol
 from agent.mapping import Mapping
 from agent.signing import AgentKeys, Enrolment
 from agent.transport import build_client
+from installer.legacy_demo_db import SLXX_COLUMNS, demo_applications
 
 from .fake_collector import FakeCollector
-from .legacy_fixtures import SLXX_COLUMNS, demo_applications
 
 DEPARTMENT = "330102001"
 

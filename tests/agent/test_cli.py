@@ -14,10 +14,10 @@ from click.testing import CliRunner, Result
 from agent.cli import main
 from agent.outbox import OUTBOX_FILE
 from agent.signing import ENROLMENT_FILE, PRIVATE_KEY_FILE
+from installer.legacy_demo_db import create_legacy_sqlite
 
 from .agent_setup import sqlite_source, write_config, write_mapping
 from .fake_collector import FakeCollector, FakeCollectorServer
-from .legacy_fixtures import create_legacy_sqlite
 
 EXCLUDED, QUARANTINED, VALID = 5, 15, 30
 

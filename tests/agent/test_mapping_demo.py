@@ -12,8 +12,7 @@ import pytest
 from agent.mapping import Mapping
 from agent.sources import OdbcSource, SourceSettings, TableSettings
 from exchange_spec.validate import validate_record
-
-from .legacy_fixtures import (
+from installer.legacy_demo_db import (
     BJ_QUERY,
     connect,
     create_legacy_schema,

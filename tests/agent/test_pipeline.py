@@ -11,15 +11,15 @@ from agent.mapping import Mapping
 from agent.outbox import Limits, Outbox
 from agent.pipeline import Pipeline, replay_quarantine, table_key
 from agent.sources import SourceSettings, TableSettings
-
-from .agent_setup import write_mapping
-from .legacy_fixtures import (
+from installer.legacy_demo_db import (
     SLXX_COLUMNS,
     connect,
     create_legacy_sqlite,
     demo_applications,
     insert_rows,
 )
+
+from .agent_setup import write_mapping
 
 # 50 demo applications: every 10th is secret-level (excluded); every 3rd has a time format
 # the broken mapping does not know (quarantined unless excluded).

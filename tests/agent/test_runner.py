@@ -15,10 +15,10 @@ import pytest
 from agent.metrics import MetricsServer, render
 from agent.outbox import OUTBOX_FILE, Outbox, OutboxRecord
 from agent.status import collect
+from installer.legacy_demo_db import create_legacy_sqlite
 
 from .agent_setup import enrolled, sb_records, sqlite_source, write_config, write_mapping
 from .fake_collector import FakeCollector, FakeCollectorServer
-from .legacy_fixtures import create_legacy_sqlite
 
 ESUP_AGENT = str(Path(sys.executable).parent / "esup-agent")
 

@@ -9,8 +9,7 @@ import pytest
 
 from agent.errors import SourceError
 from agent.sources import OdbcSource, SourceSettings, TableSettings
-
-from .legacy_fixtures import connect, sqlite_odbc
+from installer.legacy_demo_db import connect, sqlite_odbc
 
 BUREAU = "常德市市场监督管理局"
 

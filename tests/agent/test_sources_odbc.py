@@ -14,8 +14,7 @@ import pytest
 
 from agent.sources import Chunk, OdbcSource, SourceSettings, TableSettings
 from agent.sources import odbc as odbc_module
-
-from .legacy_fixtures import connect, sqlite_odbc
+from installer.legacy_demo_db import connect, sqlite_odbc
 
 TABLE = "事件"  # a Chinese table name, with awkward column names below
 

@@ -11,8 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agent.sources import OdbcSource, SourceSettings, TableSettings
-
-from .legacy_fixtures import connect, sqlite_odbc
+from installer.legacy_demo_db import connect, sqlite_odbc
 
 BASE = datetime(2026, 9, 24, 9, 0)
 
