@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 
+import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from exchange_spec import canonical_bytes, content_hash
 
 RECORD = {
@@ -54,3 +59,29 @@ def test_different_content_hashes_differently() -> None:
 def test_hash_is_sha256_hex() -> None:
     digest = content_hash(RECORD)
     assert len(digest) == 64 and int(digest, 16) >= 0
+
+
+# the flat-record fast path must write exactly what RFC 8785 writes
+_KEYS = st.text(alphabet=st.characters(codec="ascii"), min_size=1, max_size=8)
+_VALUES = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(2**60), max_value=2**60),
+    st.text(max_size=12),  # any code point: controls, CJK, astral, U+2028 ...
+    st.sampled_from(["\u2028", "\x7f", "\x00", "\ud7ff", "\U0001f600", '"\\/']),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.dictionaries(_KEYS, _VALUES, max_size=8))
+def test_fast_canonical_form_equals_rfc8785(record: dict[str, object]) -> None:
+    try:
+        expected = rfc8785.dumps(record)
+    except rfc8785.CanonicalizationError:
+        return  # e.g. integers beyond 2**53 are refused by both paths alike
+    assert canonical_bytes(record) == expected
+
+
+def test_large_integers_take_the_general_path() -> None:
+    with pytest.raises(rfc8785.CanonicalizationError):
+        canonical_bytes({"n": 2**60})

@@ -78,3 +78,20 @@ def test_import_reads_no_schema() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     # nothing compiled at import; the explaining validator (jsonschema) loads only on failure
     assert out.stdout.split() == ["0", "0", "[]", "False", "1", "True"]
+
+
+def test_internal_names_other_parts_use_are_still_there() -> None:
+    # agent and collector reach into these modules; renaming them breaks those parts
+    from exchange_spec.canonical import hash_canonical
+    from exchange_spec.errors import ProtocolError, UnreadableInput
+    from exchange_spec.rules import RULES, RecordSetChecker
+    from exchange_spec.schema_store import code_table, resolved_schema
+    from exchange_spec.wording import is_placeholder
+
+    assert hash_canonical(b"{}") == (
+        "44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a"
+    )
+    assert is_placeholder("无") and not is_placeholder("王芳")
+    assert resolved_schema("SL")["properties"]["SLSJ"]["x-format"] == "time"
+    assert code_table("SXDW").values == ["G", "Z"]
+    assert RULES and RecordSetChecker and ProtocolError and UnreadableInput
