@@ -7,11 +7,12 @@ its Chinese and English names, the allowed codes or the expected form.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
-from jsonschema import Draft202012Validator, ValidationError
+from jsonschema import Draft202012Validator, ValidationError, validators
 
 from .problem import Problem
 from .schema_store import CODE_TABLE_KEYWORD, FORMAT_KEYWORD, code_table, resolved_schema
@@ -42,9 +43,26 @@ FORMS: dict[str, tuple[str, str]] = {
 
 
 @cache
+def _python_regex(pattern: str) -> re.Pattern[str]:
+    # in JSON Schema (ECMA 262) "$" does not match before a trailing newline; in Python it
+    # does. fastjsonschema rewrites a final "$" to "\\Z": do the same so both agree
+    if pattern.endswith("$") and not pattern.endswith("\\$"):
+        pattern = pattern[:-1] + "\\Z"
+    return re.compile(pattern)
+
+
+def _pattern(validator: Any, pattern: str, instance: Any, _schema: Any) -> Iterator[Any]:
+    if isinstance(instance, str) and not _python_regex(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+# both validators follow JSON Schema: 1.0 is an integer (canonical form writes it as 1)
+_ExplainingValidator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
+@cache
 def _validator(record_type: str) -> Any:
-    # both validators follow JSON Schema: 1.0 is an integer (canonical form writes it as 1)
-    return Draft202012Validator(resolved_schema(record_type))
+    return _ExplainingValidator(resolved_schema(record_type))
 
 
 def explain(record: Mapping[str, Any], record_type: str) -> list[Problem]:

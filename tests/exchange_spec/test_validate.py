@@ -105,6 +105,12 @@ def test_null_says_to_leave_the_field_out() -> None:
     assert "省略该字段" in problem.message_zh and "leave the field out" in problem.message_en
 
 
+def test_a_trailing_newline_breaks_the_form_in_both_validators() -> None:
+    # Python's "$" would match before it; JSON Schema's does not
+    assert codes(dict(SL, SLSJ=SL["SLSJ"] + "\n")) == [("schema.format", "SLSJ")]
+    assert codes(dict(SL, SBLSH="430700SCJ\n")) == [("schema.format", "SBLSH")]
+
+
 def test_booleans_are_not_numbers() -> None:
     assert codes(dict(SL, SJBBH=True)) == [("schema.type", "SJBBH")]
 
@@ -118,6 +124,7 @@ VALUES = st.one_of(
     st.floats(allow_nan=False, allow_infinity=False, width=32),
     st.sampled_from(["", "无", "1", "4", "G", "Z", "A", "430700", "2026-02-30T10:00:00+08:00"]),
     st.sampled_from(["2026-09-24T10:00:00", "2026-09-24T10:00:00Z", "2026-09-24", "x y"]),
+    st.sampled_from(["2026-09-24T10:00:00+08:00\n", "430700\n", "a\n", "2026-09-24\n"]),
     st.lists(st.integers(), max_size=2),
 )
 
