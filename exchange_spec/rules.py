@@ -276,7 +276,7 @@ RECORD_RULES: tuple[Rule, ...] = (
         "时间和日期必须真实存在(不能是 2 月 30 日)",
         "Times and dates exist on the calendar (no 30 February)",
         "record",
-        RECORD_TYPES,
+        tuple(t for t in RECORD_TYPES if t not in ("SX", "SF")),  # the types with times
         _real_time,
     ),
 )

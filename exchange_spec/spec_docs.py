@@ -201,6 +201,18 @@ def render_markdown() -> str:
 
 
 _CLI_SECTION = [
+    "## 程序接口 Library",
+    "",
+    "```python",
+    "from exchange_spec import validate_record, is_valid, validate_records, content_hash",
+    "",
+    "problems = validate_record(record)   # [] when valid; else Problem(code, path,",
+    "                                     #   message_zh, message_en, record_type)",
+    "is_valid(record)                     # the fast yes/no, nothing explained",
+    "validate_records(records)            # [(index, Problem)], record and record-set rules",
+    "content_hash(record)                 # SHA-256 hex of the RFC 8785 canonical form",
+    "```",
+    "",
     "## 命令行 Command line",
     "",
     "```",

@@ -60,6 +60,16 @@ def test_rule_codes_are_unique_and_named() -> None:
         assert rule.scope in ("record", "set") and rule.record_types
 
 
+def test_rules_name_exactly_the_types_they_can_concern() -> None:
+    from exchange_spec import RECORD_TYPES
+    from exchange_spec.schema_store import fields_with_format
+
+    [time_rule] = [r for r in RULES if r.code == "rule.time_not_real"]
+    for rtype in RECORD_TYPES:
+        has_times = bool(fields_with_format(rtype, "time") + fields_with_format(rtype, "date"))
+        assert (rtype in time_rule.record_types) == has_times, rtype
+
+
 @pytest.mark.parametrize("status", ["2", "4"])
 @pytest.mark.parametrize("reason", [None, "", "无", " / ", "NULL", "暂无"])
 def test_refusal_needs_reason(status: str, reason: str | None) -> None:
