@@ -1,0 +1,162 @@
+"""Storing verdicts: once per (case, rule, level), never updated; clocks cached per case.
+
+New verdicts are inserted with ON CONFLICT DO NOTHING and RETURNING, so only rows really
+created reach the listeners of :mod:`collector.engine.events`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from collector.clock import SHANGHAI, CaseClock
+from collector.engine.events import VerdictRow, notify_new_verdicts
+from collector.engine.verdicts import Candidate
+from collector.store.tables import case_clocks, verdict_withdrawals, verdicts
+from collector.store.timestamps import as_utc
+from collector.store.upsert import insert_on_conflict
+
+
+def dedup_key(sblsh: str, rule: str, level: str) -> str:
+    return f"{sblsh}|{rule}|{level}"
+
+
+@dataclass(frozen=True)
+class StoredVerdict:
+    id: int
+    sblsh: str
+    kind: str
+    rule: str
+    level: str
+    issued_at: datetime
+    withdrawn: bool
+
+
+def existing(conn: Connection, sblshs: Iterable[str]) -> dict[str, list[StoredVerdict]]:
+    found: dict[str, list[StoredVerdict]] = {}
+    rows = conn.execute(
+        select(
+            verdicts.c.id,
+            verdicts.c.sblsh,
+            verdicts.c.kind,
+            verdicts.c.rule,
+            verdicts.c.level,
+            verdicts.c.issued_at,
+            verdict_withdrawals.c.verdict_id,
+        )
+        .select_from(
+            verdicts.outerjoin(
+                verdict_withdrawals, verdict_withdrawals.c.verdict_id == verdicts.c.id
+            )
+        )
+        .where(verdicts.c.sblsh.in_(list(sblshs)))
+    )
+    for r in rows:
+        issued = as_utc(r.issued_at)
+        assert issued is not None
+        found.setdefault(r.sblsh, []).append(
+            StoredVerdict(r.id, r.sblsh, r.kind, r.rule, r.level, issued, r.verdict_id is not None)
+        )
+    return found
+
+
+def yellow_issued_on(stored: list[StoredVerdict]) -> date | None:
+    days = [
+        v.issued_at.astimezone(SHANGHAI).date()
+        for v in stored
+        if v.kind == "yellow" and v.rule == "overdue" and not v.withdrawn
+    ]
+    return min(days) if days else None
+
+
+def store_new(
+    conn: Connection,
+    pending: list[tuple[str, str, Candidate, dict[str, Any]]],
+    *,
+    issued_at: datetime,
+    calendar_version: int,
+    rule_version: str,
+) -> list[VerdictRow]:
+    """Insert (case, department, candidate, due basis) rows not stored yet; tell listeners."""
+    if not pending:
+        return []
+    values = [
+        {
+            "sblsh": sblsh,
+            "department": department,
+            "kind": c.kind,
+            "code": c.code,
+            "rule": c.rule,
+            "level": c.level,
+            "dedup_key": dedup_key(sblsh, c.rule, c.level),
+            "issued_at": issued_at,
+            "due": due,
+            "calendar_version": calendar_version,
+            "rule_version": rule_version,
+            "details": c.details,
+        }
+        for sblsh, department, c, due in pending
+    ]
+    by_key = {v["dedup_key"]: v for v in values}
+    statement = (
+        insert_on_conflict(conn, verdicts)
+        .on_conflict_do_nothing()
+        .returning(verdicts.c.id, verdicts.c.dedup_key)
+    )
+    created: list[VerdictRow] = []
+    for row in conn.execute(statement, values):
+        v = by_key[row.dedup_key]
+        created.append(
+            VerdictRow(
+                id=int(row.id),
+                case_id=v["sblsh"],
+                department=v["department"],
+                kind=v["kind"],
+                code=v["code"],
+                rule=v["rule"],
+                level=v["level"],
+                dedup_key=v["dedup_key"],
+                issued_at=issued_at,
+                due=v["due"],
+                calendar_version=calendar_version,
+                rule_version=rule_version,
+                details=v["details"],
+            )
+        )
+    created.sort(key=lambda r: r["id"])
+    notify_new_verdicts(conn, created)
+    return created
+
+
+def save_clocks(conn: Connection, clocks: list[tuple[str, CaseClock]], at: datetime) -> None:
+    """Upsert the latest clock of each case (the cache queries and web pages read)."""
+    if not clocks:
+        return
+    values = [
+        {
+            "sblsh": clock.sblsh or "",
+            "department": department,
+            "state": clock.state,
+            "promised_deadline": clock.promised_deadline,
+            "legal_deadline": clock.legal_deadline,
+            "warning_on": clock.warning_on,
+            "workdays_used": clock.workdays_used,
+            "provisional": clock.provisional,
+            "calendar_version": int(clock.calendar_version),
+            "rule_version": clock.rule_version,
+            "clock": clock.as_dict(),
+            "evaluated_at": at,
+        }
+        for department, clock in clocks
+    ]
+    statement = insert_on_conflict(conn, case_clocks)
+    excluded = statement.excluded
+    statement = statement.on_conflict_do_update(
+        index_elements=[case_clocks.c.sblsh],
+        set_={name: getattr(excluded, name) for name in values[0] if name != "sblsh"},
+    )
+    conn.execute(statement, values)
