@@ -339,3 +339,7 @@ def import_(file: Path, department: str, **options: Any) -> None:
 
 
 __all__ = ["main"]
+
+from .cli_supervision import supervision  # noqa: E402 - needs main's helpers defined above
+
+main.add_command(supervision)

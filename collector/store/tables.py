@@ -427,7 +427,7 @@ supervision_documents = Table(
     Column("matter_id", Id, ForeignKey("supervision_matters.id"), nullable=False, index=True),
     Column("title", String(40), nullable=False),  # 督办通知书 | 整改建议书
     Column("sha256", String(64), nullable=False),
-    Column("path", Text, nullable=False),  # relative to data_dir
+    Column("path", Text, nullable=False),  # relative to the documents folder
     Column("size", BigInteger, nullable=False),
     Column("generated_at", DateTime(timezone=True), nullable=False),
     Column("generated_by", String(100), nullable=False, server_default=""),
