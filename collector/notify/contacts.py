@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -85,7 +85,7 @@ def add_contact(
                     email=email or None,
                     bot=bot or None,
                     active=1,
-                    created_at=now,
+                    created_at=now.astimezone(UTC),
                 )
             )
     except IntegrityError as exc:

@@ -73,7 +73,6 @@ def _claim(
             .limit(limit)
             .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
         ).all()
-        claimed_sms: dict[str, int] = {}
         for row in due:
             message = _outgoing(row)
             update: dict[str, Any]
@@ -92,10 +91,8 @@ def _claim(
                     "next_attempt_at": allowed.astimezone(UTC),
                     "deferred_reason": "outside_hours",
                 }
-            elif row.channel == "sms" and (
-                _sent_today(conn, row.address, now) + claimed_sms.get(row.address, 0)
-                >= policy.daily_cap
-            ):
+            elif row.channel == "sms" and _sent_today(conn, row.address, now) >= policy.daily_cap:
+                # rows claimed above in this transaction are already 'sending' and counted
                 summary.deferred += 1
                 update = {
                     "state": "deferred",
@@ -103,8 +100,6 @@ def _claim(
                     "deferred_reason": "daily_cap",
                 }
             else:
-                if row.channel == "sms":
-                    claimed_sms[row.address] = claimed_sms.get(row.address, 0) + 1
                 update = {"state": "sending", "claimed_at": now, "attempts": row.attempts + 1}
                 claimed.append(message)
             conn.execute(notify_outbox.update().where(c.id == row.id).values(**update))

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select
@@ -49,13 +49,13 @@ def template_values(verdict: Mapping[str, Any], department_name: str) -> dict[st
 
 def _insert(conn: Connection, rows: list[dict[str, Any]]) -> int:
     dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(notify_outbox).on_conflict_do_nothing(
-        index_elements=["dedup_key", "contact_id", "channel"]
+    statement = (
+        dialect.insert(notify_outbox)
+        .on_conflict_do_nothing(index_elements=["dedup_key", "contact_id", "channel"])
+        .returning(notify_outbox.c.id)
     )
-    inserted = 0
-    for row in rows:  # one by one: rowcount then says exactly how many were new
-        inserted += conn.execute(statement, row).rowcount or 0
-    return inserted
+    # RETURNING, not rowcount: psycopg reports -1 for a skipped conflict.
+    return sum(len(conn.execute(statement, row).all()) for row in rows)
 
 
 def enqueue_for_verdicts(
@@ -63,6 +63,7 @@ def enqueue_for_verdicts(
 ) -> int:
     """Put one message per (verdict, recipient, channel) in the outbox; return how many were
     new. Recipients without an address for a channel are skipped for that channel."""
+    at = at.astimezone(UTC)  # SQLite keeps the wall time as given: store UTC only
     names: dict[str, str] = {}
     rows: list[dict[str, Any]] = []
     for verdict in verdicts:
