@@ -343,3 +343,8 @@ __all__ = ["main"]
 from .cli_supervision import supervision  # noqa: E402 - needs main's helpers defined above
 
 main.add_command(supervision)
+
+from .cli_engine import COMMANDS as _ENGINE_COMMANDS  # noqa: E402 - needs main's helpers
+
+for _command in _ENGINE_COMMANDS:
+    main.add_command(_command)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
@@ -177,7 +177,8 @@ def run_sweep(
     page: int = PAGE,
 ) -> SweepResult:
     """Run one sweep (``mode`` full, dirty or cases); skipped when another one runs."""
-    at = at or utc_now()
+    # UTC before it reaches the store: SQLite keeps the wall-clock digits and drops the offset.
+    at = (at or utc_now()).astimezone(UTC)
     rules = rules or load_rules(rules_path)
     with sweep_lock(engine) as held:
         if not held:

@@ -71,7 +71,7 @@ def test_spring_festival_pushes_the_deadline_past_the_holiday(store_engine: Engi
 def test_legal_limit_passed_gives_red_and_no_yellow_in_the_same_evaluation(
     store_engine: Engine, heard: list[VerdictRow]
 ) -> None:
-    # Legal 20 working days from 24 Sep ends 27 Oct; first evaluated long after both limits.
+    # Legal 20 working days from 24 Sep end 29 Oct; first evaluated long after both limits.
     store(store_engine, [sl(CASE, "2026-09-24T10:00:00+08:00", gdblsx=5)])
     result = run_sweep(store_engine, at=at("2026-11-02 09:00"))
     assert deadline_kinds(store_engine, CASE) == {"red"}
