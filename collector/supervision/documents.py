@@ -23,7 +23,7 @@ from collector.clock import SHANGHAI, WorkCalendar
 from collector.store.tables import departments, records_current, supervision_documents
 
 from .errors import DocumentError
-from .matters import Matter, add_event, get_matter
+from .matters import Matter, add_event, get_matter, utc_time
 from .pdf import html_to_pdf
 
 CARD_NAMES = {"yellow": "黄牌", "red": "红牌"}
@@ -189,6 +189,7 @@ def generate_notice(
     at: datetime,
 ) -> StoredNotice:
     """Render the matter's notice as HTML and PDF, store the PDF and record it in history."""
+    at = utc_time(at, "generation time")
     matter = get_matter(conn, ref)
     html = render_notice_html(
         notice_context(conn, matter, calendar=calendar, bureau_name=bureau_name)

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, select, update
 from collector.clock import SHANGHAI, WorkCalendar
 from collector.store.tables import supervision_matters
 
-from .matters import LEVEL_NAMES_ZH, LEVELS, SYSTEM_ACTOR, add_event
+from .matters import LEVEL_NAMES_ZH, LEVELS, SYSTEM_ACTOR, add_event, utc_time
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,7 @@ def escalate_due(conn: Connection, *, calendar: WorkCalendar, at: datetime) -> l
     Safe with several collectors: each step is an UPDATE guarded by the level and deadline
     it read, so a step another process already took is not taken twice.
     """
+    at = utc_time(at, "escalation time")
     today = at.astimezone(SHANGHAI).date()
     m = supervision_matters.c
     rows = conn.execute(

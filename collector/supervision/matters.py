@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -151,14 +151,15 @@ def format_number(prefix: str, year: int, seq: int) -> str:
     return f"{prefix}〔{year}〕第{seq:04d}号"
 
 
-def _aware(value: Any, where: str) -> datetime:
+def utc_time(value: Any, where: str) -> datetime:
+    """An aware time converted to UTC (SQLite drops offsets, so only UTC is stored)."""
     if not isinstance(value, datetime) or value.tzinfo is None:
         raise SupervisionError(
             f"{where} 必须是带时区的时间，现为 {value!r}",
             f"{where} must be a time with a time zone, got {value!r}",
             "pass an aware datetime (UTC), e.g. datetime.now(UTC)",
         )
-    return value
+    return value.astimezone(UTC)
 
 
 def _matter(row: Any) -> Matter:
@@ -208,7 +209,7 @@ def add_event(
             matter_id=matter_id,
             kind=kind,
             actor=actor,
-            at=_aware(at, "event time"),
+            at=utc_time(at, "event time"),
             note=note,
             data=dict(data) if data is not None else None,
         )
@@ -274,7 +275,7 @@ def _open_one(
     verdict_id = str(verdict["id"])
     if _by_verdict(conn, verdict_id) is not None:
         return None
-    opened_at = _aware(at if at is not None else verdict.get("issued_at"), "opened_at")
+    opened_at = utc_time(at if at is not None else verdict.get("issued_at"), "opened_at")
     opened_on = opened_at.astimezone(SHANGHAI).date()
     card = str(verdict["kind"])
     due = calendar.add_workdays(opened_on, policy.reply_workdays)
@@ -454,6 +455,7 @@ def _require_text(value: str, what_zh: str, what_en: str) -> str:
 
 def record_reply(conn: Connection, ref: int | str, *, text: str, by: str, at: datetime) -> Matter:
     """Record the department's written reply (回告); escalation stops, the bureau decides."""
+    at = utc_time(at, "time")
     matter = get_matter(conn, ref)
     _not_closed(matter, "回告", "replied to")
     body = _require_text(text, "回告内容", "reply text")
@@ -461,7 +463,7 @@ def record_reply(conn: Connection, ref: int | str, *, text: str, by: str, at: da
     conn.execute(
         update(supervision_matters)
         .where(supervision_matters.c.id == matter.id)
-        .values(state="replied", updated_at=_aware(at, "reply time"))
+        .values(state="replied", updated_at=utc_time(at, "reply time"))
     )
     add_event(conn, matter.id, "reply_received", actor=replier, at=at, note=body)
     return get_matter(conn, matter.id)
@@ -469,6 +471,7 @@ def record_reply(conn: Connection, ref: int | str, *, text: str, by: str, at: da
 
 def close_matter(conn: Connection, ref: int | str, *, by: str, note: str, at: datetime) -> Matter:
     """The bureau closes the matter (and the yellow matter a red one superseded)."""
+    at = utc_time(at, "time")
     matter = get_matter(conn, ref)
     _not_closed(matter, "再次办结", "closed again")
     closer = _require_text(by, "办结人", "closing officer")
@@ -481,7 +484,7 @@ def close_matter(conn: Connection, ref: int | str, *, by: str, note: str, at: da
         conn.execute(
             update(supervision_matters)
             .where(supervision_matters.c.id == target.id)
-            .values(state="closed", appeal_pending=False, updated_at=_aware(at, "closing time"))
+            .values(state="closed", appeal_pending=False, updated_at=utc_time(at, "closing time"))
         )
         text = note if target is matter else f"随 {matter.number} 一并办结。{note}".strip()
         add_event(conn, target.id, "closed", actor=closer, at=at, note=text)
@@ -490,6 +493,7 @@ def close_matter(conn: Connection, ref: int | str, *, by: str, note: str, at: da
 
 def record_appeal(conn: Connection, ref: int | str, *, text: str, by: str, at: datetime) -> Matter:
     """Record the department's appeal (申辩); escalation pauses until the bureau closes it."""
+    at = utc_time(at, "time")
     matter = get_matter(conn, ref)
     _not_closed(matter, "申辩", "appealed")
     body = _require_text(text, "申辩理由", "appeal text")
@@ -497,7 +501,7 @@ def record_appeal(conn: Connection, ref: int | str, *, text: str, by: str, at: d
     conn.execute(
         update(supervision_matters)
         .where(supervision_matters.c.id == matter.id)
-        .values(appeal_pending=True, updated_at=_aware(at, "appeal time"))
+        .values(appeal_pending=True, updated_at=utc_time(at, "appeal time"))
     )
     add_event(conn, matter.id, "appealed", actor=appellant, at=at, note=body)
     return get_matter(conn, matter.id)

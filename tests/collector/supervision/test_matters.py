@@ -182,7 +182,7 @@ def test_an_unknown_matter_says_how_to_find_one(engine: Engine) -> None:
 
 
 def test_an_appeal_is_recorded(engine: Engine, calendar: WorkCalendar) -> None:
-    at = datetime(2026, 10, 8, 2, 0, tzinfo=UTC)
+    at = datetime(2026, 10, 8, 10, 0, tzinfo=SHANGHAI)  # stored as UTC, read back equal
     with engine.begin() as conn:
         (matter,) = open_matters_for(conn, [verdict(1)], calendar=calendar)
         appealed = record_appeal(
