@@ -42,6 +42,9 @@ class CollectorSettings:
     supervision_reply_workdays: int = 5
     #: The supervising bureau's name, printed on notices (督办通知书, 整改建议书).
     bureau_name: str = "市监察局"
+    #: Notifications TOML (routing, office hours, caps, providers); see docs/notifications.md.
+    #: None: default routing and hours, no providers (messages wait in the outbox).
+    notify_config: Path | None = None
 
     @property
     def resolved_store_url(self) -> str:
@@ -100,7 +103,7 @@ _INT_KEYS = {
     "max_body_bytes",
     "supervision_reply_workdays",
 }
-_PATH_KEYS = {"data_dir", "key_file"}
+_PATH_KEYS = {"data_dir", "key_file", "notify_config"}
 KNOWN_KEYS = {f.name for f in fields(CollectorSettings)}
 
 
