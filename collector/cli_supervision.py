@@ -4,6 +4,7 @@ and the notice documents (督办通知书 / 整改建议书)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -39,8 +40,7 @@ def _at_option(func: Any) -> Any:
     )(func)
 
 
-@click.group()
-def supervision() -> None:
+def _supervision() -> None:
     """Supervision matters: card -> notice -> reply (回告) -> closed or escalated.
 
     \b
@@ -51,6 +51,10 @@ def supervision() -> None:
       esup-collector supervision close 1 --by 李监察员 --note "回告属实"
       esup-collector supervision escalate-due
     """
+
+
+# Typed explicitly: collector.cli imports this module at its end (a cycle mypy cannot infer).
+supervision: click.Group = click.group("supervision")(_supervision)
 
 
 @supervision.command("list")
@@ -129,10 +133,14 @@ def show(matter: str, as_json: bool, **options: Any) -> None:
 
 
 def _change(action: str, matter: str, options: dict[str, Any], **kwargs: Any) -> None:
-    from .supervision import close_matter, record_appeal, record_reply
+    from .supervision import Matter, close_matter, record_appeal, record_reply
 
     at = _at(options.pop("at_text", None))
-    functions = {"reply": record_reply, "close": close_matter, "appeal": record_appeal}
+    functions: dict[str, Callable[..., Matter]] = {
+        "reply": record_reply,
+        "close": close_matter,
+        "appeal": record_appeal,
+    }
     engine = _engine(_settings(**options))
     with engine.begin() as conn:
         changed = functions[action](conn, matter, at=at, **kwargs)
