@@ -348,3 +348,8 @@ from .cli_engine import COMMANDS as _ENGINE_COMMANDS  # noqa: E402 - needs main'
 
 for _command in _ENGINE_COMMANDS:
     main.add_command(_command)
+
+from .cli_notify import contacts, notify  # noqa: E402 - needs main's helpers
+
+main.add_command(contacts)
+main.add_command(notify)
