@@ -17,6 +17,7 @@ from . import __version__
 from .api import batches, enrol, heartbeat, refusals
 from .api.context import AppContext
 from .keys import load_or_create_key
+from .notify import wiring as notify_wiring
 from .settings import CollectorSettings
 from .store.engine import make_engine
 from .store.migrate import check_current
@@ -30,10 +31,13 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     engine = make_engine(settings.resolved_store_url)
     check_current(engine)
     ctx = AppContext(settings=settings, engine=engine, key=key)
+    notifications = notify_wiring.prepare(settings)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop_notifications = notifications.start(engine)
         yield
+        stop_notifications()
         engine.dispose()
 
     app = FastAPI(

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..store.tables import departments, notify_outbox
+from ..store.tables import departments, notify_outbox, verdict_withdrawals, verdicts
 from .config import NotifyConfig
 from .contacts import recipients
 from .policy import BEIJING
 
 STATES = ("pending", "sending", "sent", "failed", "deferred")
+CATCH_UP = timedelta(days=7)
 KIND_ZH = {"warning": "预警", "yellow": "黄牌", "red": "红牌", "anomaly": "异常"}
 
 
@@ -169,3 +170,40 @@ def list_outbox(
 def count_by_state(conn: Connection) -> dict[str, int]:
     c = notify_outbox.c
     return {s: n for s, n in conn.execute(select(c.state, func.count()).group_by(c.state))}
+
+
+def enqueue_recent_verdicts(
+    conn: Connection, config: NotifyConfig, now: datetime, window: timedelta = CATCH_UP
+) -> int:
+    """Enqueue every verdict issued within ``window`` before ``now`` that is not withdrawn.
+
+    The listener enqueues in the engine's transaction, but a sweep run by another process
+    (``esup-collector rules run``) has no listener; this catch-up, run before each dispatch,
+    makes sure those verdicts are told too. Idempotent like every enqueue.
+    """
+    v = verdicts.c
+    withdrawn = select(verdict_withdrawals.c.verdict_id)
+    rows = conn.execute(
+        select(verdicts)
+        .where(v.issued_at >= (now - window).astimezone(UTC), v.id.not_in(withdrawn))
+        .order_by(v.id)
+    ).all()
+    found = [
+        {
+            "id": r.id,
+            "case_id": r.sblsh,
+            "department": r.department,
+            "kind": r.kind,
+            "code": r.code,
+            "rule": r.rule,
+            "level": r.level,
+            "dedup_key": r.dedup_key,
+            "issued_at": r.issued_at,
+            "due": r.due or {},
+            "calendar_version": r.calendar_version,
+            "rule_version": r.rule_version,
+            "details": r.details or {},
+        }
+        for r in rows
+    ]
+    return enqueue_for_verdicts(conn, found, now, config) if found else 0

@@ -31,8 +31,8 @@ def subscribe(config: NotifyConfig) -> VerdictListener:
         except (NotifyError, SQLAlchemyError) as exc:
             log.error("could not enqueue notifications for %d verdicts: %s", len(rows), exc)
 
-    on_new_verdicts(enqueue_new_verdicts)  # type: ignore[arg-type]
-    return enqueue_new_verdicts  # type: ignore[return-value]
+    on_new_verdicts(enqueue_new_verdicts)
+    return enqueue_new_verdicts
 
 
 def unsubscribe(listener: VerdictListener) -> None:
