@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection
@@ -25,9 +26,13 @@ def subscribe(config: NotifyConfig) -> VerdictListener:
     def enqueue_new_verdicts(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         # A savepoint keeps a notification problem from undoing the verdicts themselves;
         # `notify run-once` re-enqueues recent verdicts, so nothing is lost for good.
+        # Due from the moment the sweep judged (its --at), so a sweep of a past moment
+        # can be dispatched as of that moment too.
+        issued = [r["issued_at"] for r in rows if isinstance(r.get("issued_at"), datetime)]
+        at = max(issued) if issued else utc_now()
         try:
             with conn.begin_nested():
-                enqueue_for_verdicts(conn, rows, utc_now(), config)
+                enqueue_for_verdicts(conn, rows, at, config)
         except (NotifyError, SQLAlchemyError) as exc:
             log.error("could not enqueue notifications for %d verdicts: %s", len(rows), exc)
 
