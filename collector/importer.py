@@ -61,6 +61,14 @@ def _lines(path: Path) -> Iterator[tuple[int, int, Any]]:
 class _Unparsable:
     reason: str
 
+    def problem(self, number: int) -> dict[str, str]:
+        return problem(
+            "schema.json",
+            "",
+            f"第 {number} 行不是合法的 JSON：{self.reason}",
+            f"line {number} is not valid JSON: {self.reason}",
+        )
+
 
 def import_file(
     engine: Engine,
@@ -81,23 +89,14 @@ def import_file(
             with engine.begin() as conn:
                 ensure_department(conn, department)
                 writer = RecordWriter(conn, source, now=now)
+                parsed = [(n, r, None) for n, r in chunk if not isinstance(r, _Unparsable)]
+                stored = iter(writer.store_many(parsed))
+                # Count in line order, unparsable lines among the others.
                 for number, record in chunk:
                     if isinstance(record, _Unparsable):
-                        summary.invalid.append(
-                            (
-                                number,
-                                (
-                                    problem(
-                                        "schema.json",
-                                        "",
-                                        f"第 {number} 行不是合法的 JSON：{record.reason}",
-                                        f"line {number} is not valid JSON: {record.reason}",
-                                    ),
-                                ),
-                            )
-                        )
-                        continue
-                    summary.count(writer.store(number, record))
+                        summary.invalid.append((number, (record.problem(number),)))
+                    else:
+                        summary.count(next(stored))
         except SQLAlchemyError as exc:
             raise StoreError(f"storing lines of {path} failed: {exc}") from exc
         chunk.clear()

@@ -30,7 +30,9 @@ def _tampered(detail_zh: str, detail_en: str) -> IngestRefused:
     )
 
 
-def _records_of(envelope: Mapping[str, Any], manifest: Mapping[str, Any]) -> list[Any]:
+def _records_of(
+    envelope: Mapping[str, Any], manifest: Mapping[str, Any]
+) -> list[tuple[int, Any, str | None]]:
     """Return the records in manifest order after checking they are exactly what was signed."""
     records = envelope.get("records")
     items = manifest.get("items")
@@ -97,11 +99,8 @@ def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, 
         )
         source = Source(name=agent.agent_id, department=agent.department, agent_id=agent.agent_id)
         writer = RecordWriter(conn, source, now=now, batch_id=batch_id)
-        writer.prefetch(seq for seq, _, _ in records)
-        rejected: list[dict[str, Any]] = []
-        for seq, record, digest in records:
-            outcome = writer.store(seq, record, digest)
-            rejected.extend({"seq": seq, **p} for p in outcome.problems)
+        outcomes = writer.store_many(records)
+        rejected = [{"seq": o.seq, **p} for o in outcomes for p in o.problems]
         receipt = protocol.receipt(
             agent.agent_id,
             verified.manifest,

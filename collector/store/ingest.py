@@ -1,30 +1,34 @@
 """The one path every record takes into the store, from a batch or from an import file.
 
-:class:`RecordWriter` (and :func:`store_record` for a single record) checks the department,
-validates with exchange_spec, keeps invalid records with their problems, stores every distinct
-version (business key, SJBBH) and moves the current record forward only when the SJBBH is
-higher. For agents it also keeps the delivery (agent, seq), so a resent seq is a duplicate and
-nothing is doubled. Statements are built once per dialect and run with bound parameters: a
-batch of a thousand records spends its time in the database, not in building SQL.
+:class:`RecordWriter` checks the department, validates with exchange_spec, keeps invalid
+records with their problems, stores every distinct version (business key, SJBBH) and moves the
+current record forward only when the SJBBH is higher. For agents it also keeps the delivery
+(agent, seq), so a resent seq is a duplicate and nothing is doubled.
+
+A batch is stored as a whole (:meth:`RecordWriter.store_many`): checks run in Python first,
+then each table gets one statement for all records of the batch (see :mod:`.ingest_sql`).
+The outcome of every record is the one it would get if the records were stored one after the
+other in batch order; :func:`store_record` stores a single record.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterable, Mapping
+import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection
 
 from exchange_spec import business_key, content_hash, event_time, validate_record, version
 
-from .tables import deliveries, invalid_records, record_versions, records_current
+from .ingest_sql import statements
 
 STATUSES = ("accepted", "duplicate", "superseded", "rejected")
-_PREFETCH_CHUNK = 500  # bound the IN list (SQLite's parameter limit)
+
+#: (seq, record, content hash or None to compute it) as handed to :meth:`RecordWriter.store_many`
+Item = tuple[int | None, Any, str | None]
 
 
 @dataclass(frozen=True)
@@ -47,66 +51,6 @@ class Outcome:
 
 def problem(code: str, path: str, message_zh: str, message_en: str) -> dict[str, str]:
     return {"code": code, "path": path, "message_zh": message_zh, "message_en": message_en}
-
-
-@dataclass(frozen=True)
-class _Statements:
-    keep_invalid: Any
-    keep_version: Any
-    held_version: Any
-    move_current: Any
-    keep_delivery: Any
-    earlier: Any
-
-
-@functools.cache
-def _statements(dialect: str) -> _Statements:
-    """Build the ingest statements once per dialect (values are bound at execution)."""
-    dialect_insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    upsert = dialect_insert(records_current)
-    excluded = upsert.excluded
-    moved = [
-        "record_type",
-        "sblsh",
-        "sjbbh",
-        "version_id",
-        "body",
-        "department",
-        "event_time",
-        "received_at",
-    ]
-    return _Statements(
-        keep_invalid=insert(invalid_records).returning(invalid_records.c.id),
-        keep_version=dialect_insert(record_versions)
-        .on_conflict_do_nothing()
-        .returning(record_versions.c.id),
-        held_version=select(record_versions.c.id, record_versions.c.content_hash).where(
-            record_versions.c.business_key == bindparam("k"),
-            record_versions.c.sjbbh == bindparam("v"),
-        ),
-        move_current=upsert.on_conflict_do_update(
-            index_elements=[records_current.c.business_key],
-            set_={name: excluded[name] for name in moved},
-            # Highest SJBBH wins: an older version arriving late is kept but not made current.
-            where=records_current.c.sjbbh < excluded.sjbbh,
-        ).returning(records_current.c.business_key),
-        keep_delivery=dialect_insert(deliveries)
-        .on_conflict_do_nothing()
-        .returning(deliveries.c.seq),
-        earlier=select(
-            deliveries.c.seq,
-            deliveries.c.status,
-            deliveries.c.content_hash,
-            invalid_records.c.problems,
-        )
-        .select_from(
-            deliveries.outerjoin(invalid_records, deliveries.c.invalid_id == invalid_records.c.id)
-        )
-        .where(
-            deliveries.c.agent_id == bindparam("agent"),
-            deliveries.c.seq.in_(bindparam("seqs", expanding=True)),
-        ),
-    )
 
 
 def _problems_of(record: Any, department: str) -> list[dict[str, str]]:
@@ -147,7 +91,7 @@ def _unstorable(record: Mapping[str, Any]) -> list[dict[str, str]]:
                 f"SJBBH is out of range (at most {MAX_SJBBH})",
             )
         ]
-    if "\x00" in business_key(record) + (event_time(record) or ""):
+    if "\x00" in business_key(record) + str(record.get("SBLSH", "")) + (event_time(record) or ""):
         return [
             problem(
                 "schema.nul",
@@ -160,6 +104,60 @@ def _unstorable(record: Mapping[str, Any]) -> list[dict[str, str]]:
     return []
 
 
+def _digest(record: Any) -> tuple[str, list[dict[str, str]]]:
+    """The content hash of ``record`` ("" for a non-object), or the problem that prevents it."""
+    try:
+        return (content_hash(record) if isinstance(record, Mapping) else ""), []
+    except ValueError as exc:  # NaN, Infinity or an integer beyond 2**53
+        return "", [
+            problem(
+                "schema.number",
+                "",
+                "记录含有 JSON 无法准确表示的数字（NaN、Infinity 或超过 2^53 的整数）",
+                f"the record holds a number JSON cannot carry exactly ({exc})",
+            )
+        ]
+
+
+def _version_conflict(key: str, sjbbh: int) -> dict[str, str]:
+    return problem(
+        "version_conflict",
+        "SJBBH",
+        f"{key} 的数据版本号 SJBBH={sjbbh} 已收到过不同内容；更正数据时请递增 SJBBH",
+        f"{key} version SJBBH={sjbbh} was already received with different content; "
+        "a correction must carry a higher SJBBH",
+    )
+
+
+def _seq_reused(seq: int) -> dict[str, str]:
+    return problem(
+        "seq_reused",
+        "",
+        f"序号 {seq} 已用于另一条内容不同的记录，本次内容未保存",
+        f"seq {seq} was already delivered with different content; this one is not kept",
+    )
+
+
+@dataclass
+class _Pending:
+    """One record on its way through :meth:`RecordWriter.store_many`."""
+
+    seq: int | None
+    record: Any
+    digest: str
+    problems: list[dict[str, str]]
+    as_text: bool  # keep the body as text: the database's JSON type would refuse it
+    status: str = "rejected"
+    version_id: int | None = None
+    invalid_id: int | None = None
+    final: Outcome | None = None  # decided before storing anything (an earlier delivery)
+    key: str = ""  # business key and SJBBH, set for valid records
+    sjbbh: int = 0
+
+    def outcome(self) -> Outcome:
+        return self.final or Outcome(self.seq, self.status, tuple(self.problems))
+
+
 class RecordWriter:
     """Stores records of one source inside the caller's transaction."""
 
@@ -170,155 +168,233 @@ class RecordWriter:
         self.source = source
         self.now = now
         self.batch_id = batch_id
-        self._sql = _statements(conn.dialect.name)
-        self._earlier: dict[int, Any] = {}
-        self._prefetched = False
-
-    def prefetch(self, seqs: Iterable[int]) -> None:
-        """Read the deliveries already held for ``seqs`` in a few queries instead of one each."""
-        if self.source.agent_id is None:
-            return
-        wanted = sorted(set(seqs))
-        for start in range(0, len(wanted), _PREFETCH_CHUNK):
-            rows = self.conn.execute(
-                self._sql.earlier,
-                {"agent": self.source.agent_id, "seqs": wanted[start : start + _PREFETCH_CHUNK]},
-            )
-            self._earlier.update({int(r.seq): r for r in rows})
-        self._prefetched = True
-
-    def _earlier_delivery(self, seq: int, digest: str) -> Outcome | None:
-        if not self._prefetched:
-            self.prefetch([seq])
-            self._prefetched = False
-        row = self._earlier.get(seq)
-        if row is None:
-            return None
-        problems: tuple[dict[str, str], ...] = tuple(row.problems or ())
-        if row.content_hash != digest:
-            problems = (
-                *problems,
-                problem(
-                    "seq_reused",
-                    "",
-                    f"序号 {seq} 已用于另一条内容不同的记录，本次内容未保存",
-                    f"seq {seq} was already delivered with different content; this one is not kept",
-                ),
-            )
-        return Outcome(seq, "duplicate", problems)
+        self._sql = statements(conn.dialect.name)
 
     def store(self, seq: int | None, record: Any, digest: str | None = None) -> Outcome:
         """Validate and store one record; return its outcome."""
+        return self.store_many([(seq, record, digest)])[0]
+
+    def store_many(self, items: Sequence[Item]) -> list[Outcome]:
+        """Validate and store records in order; return their outcomes in the same order."""
+        outcomes: list[Outcome] = []
+        for part in _parts_without_repeated_seqs(items):
+            outcomes.extend(self._store_part(part))
+        return outcomes
+
+    def _store_part(self, items: Sequence[Item]) -> list[Outcome]:
+        pending = [self._checked(seq, record, digest) for seq, record, digest in items]
+        self._find_earlier_deliveries(pending)
+        fresh = [p for p in pending if p.final is None]
+        self._store_versions([p for p in fresh if not p.problems])
+        self._keep_invalid([p for p in fresh if p.problems])
+        self._keep_deliveries(fresh)
+        return [p.outcome() for p in pending]
+
+    def _checked(self, seq: int | None, record: Any, digest: str | None) -> _Pending:
         unhashable: list[dict[str, str]] = []
         if digest is None:
-            try:
-                digest = content_hash(record) if isinstance(record, Mapping) else ""
-            except ValueError as exc:  # NaN, Infinity or an integer beyond 2**53
-                digest, unhashable = (
-                    "",
-                    [
-                        problem(
-                            "schema.number",
-                            "",
-                            "记录含有 JSON 无法准确表示的数字（NaN、Infinity 或超过 2^53 的整数）",
-                            f"the record holds a number JSON cannot carry exactly ({exc})",
-                        )
-                    ],
-                )
+            digest, unhashable = _digest(record)
+        if unhashable:
+            return _Pending(seq, record, digest, unhashable, as_text=True)
+        # Validation is skipped for a seq delivered before; it is cheap, so check all here.
+        problems = _problems_of(record, self.source.department)
+        return _Pending(seq, record, digest, problems, as_text=False)
+
+    def _find_earlier_deliveries(self, pending: list[_Pending]) -> None:
+        """A seq this agent delivered before is a duplicate, whatever it carries now."""
         agent_id = self.source.agent_id
-        if agent_id is not None and seq is not None:
-            earlier = self._earlier_delivery(seq, digest)
-            if earlier is not None:
-                return earlier
+        seqs = sorted({p.seq for p in pending if p.seq is not None})
+        if agent_id is None or not seqs:
+            return
+        rows = self.conn.execute(
+            self._sql.earlier_deliveries, {"agent": agent_id, "seqs": self._sql.pack(seqs)}
+        )
+        earlier = {int(r.seq): r for r in rows}
+        for p in pending:
+            row = earlier.get(p.seq) if p.seq is not None else None
+            if row is None:
+                continue
+            problems: tuple[dict[str, str], ...] = tuple(row.problems or ())
+            if row.content_hash != p.digest:
+                problems = (*problems, _seq_reused(int(row.seq)))
+            p.final = Outcome(p.seq, "duplicate", problems)
 
-        version_id: int | None = None
-        invalid_id: int | None = None
-        problems = unhashable or _problems_of(record, self.source.department)
-        status = "rejected"
-        if not problems:
-            status, version_id, problems = self._store_version(record, digest)
-        if problems:
-            invalid_id = self._keep_invalid(seq, record, problems, as_text=bool(unhashable))
+    def _store_versions(self, valid: list[_Pending]) -> None:
+        """Insert new versions, recognise held ones, move the current records forward."""
+        if not valid:
+            return
+        firsts: dict[tuple[str, int], _Pending] = {}
+        for p in valid:
+            p.key, p.sjbbh = business_key(p.record), version(p.record)
+            firsts.setdefault((p.key, p.sjbbh), p)
+        inserted = self._insert_versions(firsts)
+        held = self._held_versions([pair for pair in firsts if pair not in inserted])
+        new = [p for pair, p in firsts.items() if pair in inserted]  # in batch order
+        for p in new:
+            p.version_id = inserted[(p.key, p.sjbbh)]
+            held[(p.key, p.sjbbh)] = (p.version_id, p.digest)
+        self._settle_new_versions(new)
+        for p in valid:
+            if p.version_id is not None:
+                continue  # a version this batch inserted: settled above
+            version_id, digest = held[(p.key, p.sjbbh)]
+            if digest == p.digest:
+                p.status, p.version_id = "duplicate", version_id
+            else:
+                p.problems.append(_version_conflict(p.key, p.sjbbh))
 
-        if agent_id is not None and seq is not None:
-            kept = self.conn.execute(
-                self._sql.keep_delivery,
-                {
-                    "agent_id": agent_id,
-                    "seq": seq,
-                    "content_hash": digest,
-                    "record_version_id": version_id,
-                    "invalid_id": invalid_id,
-                    "status": status,
-                    "batch_id": self.batch_id,
-                },
-            ).first()
-            if kept is None:
-                # A concurrent request delivered the same seq first.
-                return Outcome(seq, "duplicate", tuple(problems))
-        return Outcome(seq, status, tuple(problems))
+    def _insert_versions(
+        self, firsts: dict[tuple[str, int], _Pending]
+    ) -> dict[tuple[str, int], int]:
+        """Insert the versions not held yet; return the ids of those inserted.
 
-    def _keep_invalid(
-        self, seq: int | None, record: Any, problems: list[dict[str, str]], *, as_text: bool
-    ) -> int:
-        # A body that is not a JSON object, or holds NaN/Infinity, is kept as text: the
-        # database's JSON type would refuse it and fail the whole batch.
-        plain = isinstance(record, Mapping) and not as_text
-        body = record if plain else {"raw": repr(record)[:10000]}
+        Rows go in key order, so two transactions inserting overlapping batches take row locks
+        in the same order and wait for each other instead of deadlocking (PostgreSQL).
+        """
+        rows = [_version_row(pair, firsts[pair]) for pair in sorted(firsts)]
         result = self.conn.execute(
-            self._sql.keep_invalid,
+            self._sql.insert_versions,
+            {
+                "rows": _json(rows),
+                "department": self.source.department,
+                "received_at": self.now,
+                "source": self.source.name,
+            },
+        )
+        return {(r.business_key, int(r.sjbbh)): int(r.id) for r in result}
+
+    def _held_versions(
+        self, pairs: list[tuple[str, int]]
+    ) -> dict[tuple[str, int], tuple[int, str]]:
+        """(id, content hash) of versions already in the store, by (business key, SJBBH)."""
+        wanted = set(pairs)
+        held: dict[tuple[str, int], tuple[int, str]] = {}
+        if not wanted:
+            return held
+        keys = self._sql.pack(sorted({key for key, _ in wanted}))
+        for r in self.conn.execute(self._sql.versions_of_keys, {"keys": keys}):
+            pair = (r.business_key, int(r.sjbbh))
+            if pair in wanted:
+                held[pair] = (int(r.id), r.content_hash)
+        return held
+
+    def _settle_new_versions(self, new: list[_Pending]) -> None:
+        """Make the highest new version of each key current where it beats the held one, and
+        give each new version the status it would get if stored one after the other:
+        accepted when its SJBBH is above every version before it, else superseded."""
+        highest: dict[str, _Pending] = {}
+        several: set[str] = set()
+        for p in new:
+            if p.key in highest:
+                several.add(p.key)
+            if p.key not in highest or p.sjbbh > highest[p.key].sjbbh:
+                highest[p.key] = p
+        moved = self._move_current(sorted(int(p.version_id or 0) for p in highest.values()))
+        # Only a key with several new versions needs the SJBBH that was current before.
+        best = self._current_sjbbh(sorted(several))
+        for p in new:
+            if p is highest[p.key]:
+                p.status = "accepted" if p.key in moved else "superseded"
+            else:
+                p.status = "accepted" if p.sjbbh > best.get(p.key, -1) else "superseded"
+            best[p.key] = max(best.get(p.key, -1), p.sjbbh)
+
+    def _move_current(self, version_ids: list[int]) -> set[str]:
+        """Copy these versions into records_current where they beat the current SJBBH; return
+        the keys that moved. The store copies the rows itself: no body is sent twice."""
+        if not version_ids:
+            return set()
+        ids = self._sql.pack(version_ids)
+        return set(self.conn.execute(self._sql.move_current, {"ids": ids}).scalars())
+
+    def _current_sjbbh(self, keys: list[str]) -> dict[str, int]:
+        if not keys:
+            return {}
+        rows = self.conn.execute(self._sql.current_versions, {"keys": self._sql.pack(keys)})
+        return {r.business_key: int(r.sjbbh) for r in rows}
+
+    def _keep_invalid(self, rejected: list[_Pending]) -> None:
+        if not rejected:
+            return
+        rows = [
             {
                 "agent_id": self.source.agent_id,
                 "source": self.source.name,
-                "seq": seq,
+                "seq": p.seq,
                 "department": self.source.department,
-                "body": body,
-                "problems": problems,
+                # A body that is not a JSON object, or holds NaN/Infinity, is kept as text:
+                # the database's JSON type would refuse it and fail the whole batch.
+                "body": p.record
+                if isinstance(p.record, Mapping) and not p.as_text
+                else {"raw": repr(p.record)[:10000]},
+                "problems": p.problems,
                 "received_at": self.now,
-            },
-        )
-        return int(result.scalar_one())
+            }
+            for p in rejected
+        ]
+        ids = self.conn.execute(self._sql.insert_invalid, rows).scalars().all()
+        for p, invalid_id in zip(rejected, ids, strict=True):
+            p.invalid_id = int(invalid_id)
 
-    def _store_version(
-        self, record: Mapping[str, Any], digest: str
-    ) -> tuple[str, int | None, list[dict[str, str]]]:
-        key, sjbbh = business_key(record), version(record)
-        values = {
-            "business_key": key,
-            "record_type": str(record.get("type")),
-            "sblsh": str(record["SBLSH"]) if record.get("SBLSH") is not None else None,
-            "sjbbh": sjbbh,
-            "body": dict(record),
-            "department": self.source.department,
-            "event_time": event_time(record),
-            "received_at": self.now,
-        }
-        inserted = self.conn.execute(
-            self._sql.keep_version, {**values, "content_hash": digest, "source": self.source.name}
-        ).first()
-        if inserted is None:
-            held = self.conn.execute(self._sql.held_version, {"k": key, "v": sjbbh}).one()
-            if held.content_hash == digest:
-                return "duplicate", int(held.id), []
-            return (
-                "rejected",
-                None,
-                [
-                    problem(
-                        "version_conflict",
-                        "SJBBH",
-                        f"{key} 的数据版本号 SJBBH={sjbbh} 已收到过不同内容；"
-                        "更正数据时请递增 SJBBH",
-                        f"{key} version SJBBH={sjbbh} was already received with different "
-                        "content; a correction must carry a higher SJBBH",
-                    )
-                ],
-            )
-        version_id = int(inserted.id)
-        moved = self.conn.execute(
-            self._sql.move_current, {**values, "version_id": version_id}
-        ).first()
-        return ("accepted" if moved is not None else "superseded"), version_id, []
+    def _keep_deliveries(self, fresh: list[_Pending]) -> None:
+        agent_id = self.source.agent_id
+        delivered = [p for p in fresh if p.seq is not None]
+        if agent_id is None or not delivered:
+            return
+        rows = [
+            {
+                "seq": p.seq,
+                "content_hash": p.digest,
+                "record_version_id": p.version_id,
+                "invalid_id": p.invalid_id,
+                "status": p.status,
+            }
+            for p in sorted(delivered, key=lambda p: p.seq or 0)
+        ]
+        kept = set(
+            self.conn.execute(
+                self._sql.insert_deliveries,
+                {"rows": _json(rows), "agent_id": agent_id, "batch_id": self.batch_id},
+            ).scalars()
+        )
+        for p in delivered:
+            if p.seq not in kept:
+                # A concurrent request delivered the same seq first.
+                p.final = Outcome(p.seq, "duplicate", tuple(p.problems))
+
+
+def _version_row(pair: tuple[str, int], p: _Pending) -> dict[str, Any]:
+    record = p.record
+    return {
+        "business_key": pair[0],
+        "record_type": str(record.get("type")),
+        "sblsh": str(record["SBLSH"]) if record.get("SBLSH") is not None else None,
+        "sjbbh": pair[1],
+        "content_hash": p.digest,
+        # The body travels as JSON text inside the document: PostgreSQL's json_to_recordset
+        # would decode a nested object's strings and fail on a \u0000 the json column accepts.
+        "body": json.dumps(record, ensure_ascii=False, separators=(",", ":"), allow_nan=False),
+        "event_time": event_time(record),
+    }
+
+
+def _json(rows: list[dict[str, Any]]) -> str:
+    """The rows of one statement as one JSON document (the database unpacks it)."""
+    return json.dumps(rows, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
+def _parts_without_repeated_seqs(items: Sequence[Item]) -> list[Sequence[Item]]:
+    """Cut ``items`` where a seq repeats: the repeat must see the first as an earlier delivery."""
+    parts: list[Sequence[Item]] = []
+    start, seen = 0, set()
+    for index, (seq, _, _) in enumerate(items):
+        if seq is not None and seq in seen:
+            parts.append(items[start:index])
+            start, seen = index, set()
+        if seq is not None:
+            seen.add(seq)
+    parts.append(items[start:])
+    return [part for part in parts if part]
 
 
 def store_record(
