@@ -4,9 +4,11 @@ recipients as received by the server."""
 from __future__ import annotations
 
 import socket
+import ssl
 from collections.abc import Iterator
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +131,81 @@ def test_an_unreachable_server_is_retryable() -> None:
     with pytest.raises(ProviderError) as info:
         email.send(message)
     assert info.value.retryable
+
+
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1, trusted by the client through cafile."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def test_starttls_is_used_when_configured_and_the_server_requires_it(tmp_path: Path) -> None:
+    cert, key = self_signed(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    mailbox = Mailbox()
+    port = free_port()
+    controller = Controller(
+        mailbox, hostname="127.0.0.1", port=port, tls_context=context, require_starttls=True
+    )
+    controller.start()
+    try:
+        message = Outgoing(
+            id=3,
+            channel="email",
+            address="zhao@example.gov.cn",
+            kind="yellow",
+            subject="黄牌",
+            body="请整改。",
+            params=[],
+        )
+        plain = SmtpEmail(host="127.0.0.1", port=port, sender="jiancha@jcj.example.gov.cn")
+        with pytest.raises(ProviderError):
+            plain.send(message)  # the server insists on STARTTLS first
+        assert mailbox.messages == []
+        secure = SmtpEmail(
+            host="127.0.0.1",
+            port=port,
+            sender="jiancha@jcj.example.gov.cn",
+            starttls=True,
+            cafile=str(cert),
+        )
+        secure.send(message)
+    finally:
+        controller.stop()
+    ((_sender, rcpts, received),) = mailbox.messages
+    assert rcpts == ["zhao@example.gov.cn"] and received.get_content().strip() == "请整改。"
