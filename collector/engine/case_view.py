@@ -18,7 +18,7 @@ from collector.engine.cases import load_cases, load_catalogue
 from collector.engine.errors import NotFound
 from collector.engine.rules_file import EngineRules
 from collector.engine.silence import silent_departments
-from collector.engine.verdict_store import existing, yellow_issued_on
+from collector.engine.verdict_store import base_rule, existing, yellow_issued_on
 from collector.engine.verdict_view import list_verdicts
 from collector.engine.verdicts import CaseContext, evaluate_case
 from collector.store.tables import records_current
@@ -59,7 +59,7 @@ def case_view(engine: Engine, sblsh: str, rules: EngineRules, at: datetime) -> d
     due = evaluate_case(case, clock, calendar, rules, at, context)
     every = list_verdicts(engine, case=sblsh)
     listed = [v for v in every if datetime.fromisoformat(v["issued_at"]) <= at]
-    have = {(v["rule"], v["level"]) for v in every}
+    have = {(base_rule(v["rule"]), v["level"]) for v in every if not v["withdrawn"]}
     for candidate in due:
         if candidate.key not in have:
             listed.append(

@@ -17,7 +17,7 @@ from collector.engine import audit
 from collector.engine.cases import Catalogue, load_cases
 from collector.engine.errors import EngineError, NotFound
 from collector.engine.rules_file import EngineRules
-from collector.engine.verdict_store import existing, yellow_issued_on
+from collector.engine.verdict_store import base_rule, existing, yellow_issued_on
 from collector.engine.verdicts import CaseContext, evaluate_case
 from collector.engine.verdicts.evaluate import due_basis
 from collector.store.tables import reassessment_proposals, verdict_withdrawals, verdicts
@@ -72,7 +72,7 @@ def propose(
                 }
                 new_basis = due_basis(clock)
                 old_basis = dict(row.due or {})
-                still_due = (row.rule, row.level) in due_now
+                still_due = (base_rule(row.rule), row.level) in due_now
                 changed = any(old_basis.get(k) != new_basis.get(k) for k in _COMPARED)
                 if still_due and not changed:
                     continue

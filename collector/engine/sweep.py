@@ -27,9 +27,16 @@ from collector.engine.cases import (
     open_case_page,
 )
 from collector.engine.lock import sweep_lock
+from collector.engine.rejected_refusals import rejected_refusals
 from collector.engine.rules_file import EngineRules, load_rules
 from collector.engine.silence import Silence, silent_departments
-from collector.engine.verdict_store import existing, save_clocks, store_new, yellow_issued_on
+from collector.engine.verdict_store import (
+    existing,
+    save_clocks,
+    store_new,
+    to_issue,
+    yellow_issued_on,
+)
 from collector.engine.verdicts import Candidate, CaseContext, CaseInput, evaluate_case
 from collector.engine.verdicts.evaluate import due_basis
 from collector.store.tables import engine_state
@@ -112,11 +119,10 @@ def _evaluate_page(
                 silent_since=silence.since if silence else None,
                 exempt=exempt.get(case.sblsh, frozenset()),
             )
-            have = {(v.rule, v.level) for v in prior}
             due = due_basis(clock)
-            for candidate in evaluate_case(case, clock, calendar, rules, at, context):
-                if candidate.key not in have:
-                    pending.append((case.sblsh, case.department, candidate, due))
+            found = evaluate_case(case, clock, calendar, rules, at, context)
+            for candidate in to_issue(found, prior):
+                pending.append((case.sblsh, case.department, candidate, due))
             clocks.append((case.department, clock))
         result.cases += len(cases)
         save_clocks(conn, clocks, at)
@@ -164,6 +170,33 @@ def _silence_verdicts(
             rule_version=rules.version,
         )
     result.new.update(r["kind"] for r in created)
+
+
+def _rejected_refusal_verdicts(
+    engine: Engine, calendar: WorkCalendar, rules: EngineRules, at: datetime, result: SweepResult
+) -> None:
+    with engine.begin() as conn:
+        found = [f for f in rejected_refusals(conn) if f[0] not in exempt_all(conn, at, f[0])]
+        stored = existing(conn, [sblsh for sblsh, _, _ in found])
+        pending = [
+            (sblsh, department, c, {})
+            for sblsh, department, candidate in found
+            for c in to_issue([candidate], stored.get(sblsh, []))
+        ]
+        created = store_new(
+            conn,
+            pending,
+            issued_at=at,
+            calendar_version=int(calendar.version),
+            rule_version=rules.version,
+        )
+    result.new.update(r["kind"] for r in created)
+
+
+def exempt_all(conn: Connection, at: datetime, sblsh: str) -> frozenset[str]:
+    """Case numbers exempted from refusal_without_reason (or from everything) at ``at``."""
+    rules = exemptions.valid_on(conn, at.astimezone(SHANGHAI).date()).get(sblsh, frozenset())
+    return frozenset({sblsh}) if rules & {"*", "anomaly", "refusal_without_reason"} else frozenset()
 
 
 def run_sweep(
@@ -217,6 +250,7 @@ def run_sweep(
                 _evaluate_page(engine, ids, **kwargs)  # type: ignore[arg-type]
                 after = ids[-1]
             _silence_verdicts(engine, silences, calendar, rules, at, result)
+            _rejected_refusal_verdicts(engine, calendar, rules, at, result)
         else:
             if mode == "dirty":
                 since = datetime.fromisoformat(watermark_text) if watermark_text else None

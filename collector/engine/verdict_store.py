@@ -7,7 +7,7 @@ created reach the listeners of :mod:`collector.engine.events`.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -68,9 +68,34 @@ def yellow_issued_on(stored: list[StoredVerdict]) -> date | None:
     days = [
         v.issued_at.astimezone(SHANGHAI).date()
         for v in stored
-        if v.kind == "yellow" and v.rule == "overdue" and not v.withdrawn
+        if v.kind == "yellow" and base_rule(v.rule) == "overdue" and not v.withdrawn
     ]
     return min(days) if days else None
+
+
+def base_rule(rule: str) -> str:
+    """The rule without its reissue suffix ("overdue#2" -> "overdue")."""
+    return rule.split("#", 1)[0]
+
+
+def to_issue(candidates: list[Candidate], prior: list[StoredVerdict]) -> list[Candidate]:
+    """The candidates not stored yet. A withdrawn verdict does not block the same rule under
+    the new basis: it is issued again as "<rule>#<n>", keeping (case, rule, level) unique."""
+    active: set[tuple[str, str]] = set()
+    withdrawn: dict[tuple[str, str], int] = {}
+    for v in prior:
+        key = (base_rule(v.rule), v.level)
+        if v.withdrawn:
+            withdrawn[key] = withdrawn.get(key, 0) + 1
+        else:
+            active.add(key)
+    issue: list[Candidate] = []
+    for c in candidates:
+        if c.key in active:
+            continue
+        n = withdrawn.get(c.key, 0)
+        issue.append(replace(c, rule=f"{c.rule}#{n + 1}") if n else c)
+    return issue
 
 
 def store_new(

@@ -3,7 +3,7 @@ to store them with a chosen received time (the ingest path stamps 'now')."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
@@ -106,7 +106,8 @@ def tbcxjg(sblsh: str, xh: int, end: str) -> dict[str, Any]:
 def store(
     engine: Engine, records: list[dict[str, Any]], received_at: datetime | None = None
 ) -> None:
-    """Store records as current versions; received by default one hour after their event."""
+    """Store records as current versions; received by default one hour after their event
+    (stored in UTC like the collector does: SQLite would keep wall-clock digits)."""
     with engine.begin() as conn:
         ensure_department(conn, DEPT)
         for record in records:
@@ -127,7 +128,7 @@ def store(
                     body=record,
                     department=DEPT,
                     event_time=when,
-                    received_at=received,
+                    received_at=received.astimezone(UTC),
                     source="test",
                 )
                 .returning(record_versions.c.id)
@@ -142,7 +143,7 @@ def store(
                     body=record,
                     department=DEPT,
                     event_time=when,
-                    received_at=received,
+                    received_at=received.astimezone(UTC),
                 )
             )
 
