@@ -233,6 +233,34 @@ def escalate_due_(as_json: bool, **options: Any) -> None:
     click.echo(f"{len(steps)} escalation(s)")
 
 
+@supervision.command("open-missing")
+@_store_options
+@_speaks
+def open_missing(**options: Any) -> None:
+    """Open matters for stored yellow and red cards that have none (safe to run again).
+
+    Cards normally open their matter when the engine stores them; this catches up after a
+    failure or a sweep run without the listener.
+
+    \b
+    Example:
+      esup-collector supervision open-missing
+    """
+    from .supervision.catch_up import open_missing_matters
+    from .supervision.matters import MatterPolicy
+
+    settings = _settings(**options)
+    engine = _engine(settings)
+    with engine.begin() as conn:
+        opened = open_missing_matters(
+            conn, policy=MatterPolicy(reply_workdays=settings.supervision_reply_workdays)
+        )
+    engine.dispose()
+    for m in opened:
+        click.echo(f"{m.number}  {m.title}  {m.department}  {m.case_id}  reply by {m.due_reply_by}")
+    click.echo(f"{len(opened)} matter(s) opened")
+
+
 @supervision.command("notice")
 @_store_options
 @click.argument("matter")
