@@ -198,7 +198,14 @@ def collect_receipts(engine: Engine, providers: Providers, now: datetime) -> int
             )
         ).all()
     pending = [_outgoing(r) for r in rows]
-    receipts = sms.receipts(pending)
+    if not pending:
+        return 0
+    try:
+        receipts = sms.receipts(pending)
+    except ProviderError as exc:
+        # Reports stay at the gateway for days: the next pass asks again.
+        log.warning("delivery reports not fetched: %s", exc)
+        return 0
     by_id = {m.message_id: m.id for m in pending}
     stored = 0
     with engine.begin() as conn:

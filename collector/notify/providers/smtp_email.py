@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from email.headerregistry import Address
 from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from typing import Any
 
@@ -66,10 +67,15 @@ class SmtpEmail:
                     smtp.ehlo()
                 if self.username:
                     smtp.login(self.username, self.password)
-                refused = smtp.send_message(mail, from_addr=self.sender, to_addrs=[message.address])
-                # noop after DATA: the server's queue reply is not exposed by send_message,
-                # so record the accepted recipient list as the server's answer.
-                code, reply = smtp.noop()
+                # mail/rcpt/data by hand: sendmail() drops the server's reply to DATA, and
+                # that reply (often with the queue id) is our proof the server took it.
+                code, reply = smtp.mail(self.sender)
+                if code != 250:
+                    raise smtplib.SMTPSenderRefused(code, reply, self.sender)
+                code, reply = smtp.rcpt(message.address)
+                if code not in (250, 251):
+                    raise smtplib.SMTPRecipientsRefused({message.address: (code, reply)})
+                code, reply = smtp.data(mail.as_bytes(policy=SMTP_POLICY))
         except smtplib.SMTPResponseException as exc:
             text = (
                 exc.smtp_error.decode("utf-8", "replace")
@@ -80,17 +86,19 @@ class SmtpEmail:
                 self.name, f"smtp_{exc.smtp_code}", text, retryable=400 <= exc.smtp_code < 500
             ) from exc
         except smtplib.SMTPRecipientsRefused as exc:
+            codes = [code for code, _reply in exc.recipients.values()]
             raise ProviderError(
-                self.name, "recipient_refused", str(exc.recipients), retryable=False
+                self.name,
+                "recipient_refused",
+                str(exc.recipients),
+                retryable=all(400 <= c < 500 for c in codes),  # 4xx: try later (greylisting)
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
             raise ProviderError(
                 self.name, "smtp", f"{self.host}:{self.port}: {exc}", retryable=True
             ) from exc
-        if refused:
-            raise ProviderError(self.name, "recipient_refused", str(refused), retryable=False)
         return SendResult(
             self.name,
             str(mail["Message-ID"]),
-            {"accepted": [message.address], "noop": [code, reply.decode("utf-8", "replace")]},
+            {"recipient": message.address, "data_reply": [code, reply.decode("utf-8", "replace")]},
         )

@@ -55,6 +55,7 @@ class FakeDysms:
         self.nonces: set[str] = set()
         self.sent: list[dict[str, str]] = []  # SendSms requests answered OK
         self.lock = threading.Lock()
+        self.query_fails = False
 
     def __call__(self, request: Request) -> tuple[int, Any]:
         params = request.form()
@@ -111,6 +112,8 @@ class FakeDysms:
         return 200, {"Code": "OK", "Message": "OK", "BizId": biz_id, "RequestId": "R3"}
 
     def query(self, params: dict[str, str]) -> tuple[int, Any]:
+        if self.query_fails:
+            return 200, {"Code": "isp.SYSTEM_ERROR", "Message": "busy", "RequestId": "R5"}
         for name in ("PhoneNumber", "SendDate", "PageSize", "CurrentPage", "BizId"):
             assert params.get(name), f"missing {name}"
         assert re.fullmatch(r"\d{8}", params["SendDate"])
@@ -204,6 +207,11 @@ def test_a_warning_is_sent_with_a_valid_signature_and_its_receipt_is_stored(
     )
     assert sent["OutId"] == str(row.id)
 
+    # a gateway error while fetching reports stores nothing and is asked again next time
+    dysms.query_fails = True
+    assert collect_receipts(engine, provider(api), WORKING_MORNING + timedelta(minutes=4)) == 0
+    assert rows(engine)[0].receipt_status is None
+    dysms.query_fails = False
     stored = collect_receipts(engine, provider(api), WORKING_MORNING + timedelta(minutes=5))
     assert stored == 1
     (row,) = rows(engine)

@@ -95,6 +95,9 @@ def test_a_red_card_email_arrives_with_chinese_subject_and_body(
     with engine.connect() as conn:
         rows = conn.execute(select(notify_outbox)).all()
     assert {r.state for r in rows} == {"sent"}
+    assert {tuple(r.provider_response["data_reply"]) for r in rows} == {
+        (250, "Message accepted for delivery")
+    }
     assert {r.provider_message_id for r in rows} == {
         str(m["Message-ID"]) for _f, _r, m in mailbox.messages
     }
