@@ -21,6 +21,8 @@ from .notify import wiring as notify_wiring
 from .settings import CollectorSettings
 from .store.engine import make_engine
 from .store.migrate import check_current
+from .supervision import listener as supervision_listener
+from .supervision.matters import MatterPolicy
 
 
 def create_app(settings: CollectorSettings) -> FastAPI:
@@ -36,7 +38,12 @@ def create_app(settings: CollectorSettings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop_notifications = notifications.start(engine)
+        # New yellow/red verdicts open supervision matters in the engine's transaction.
+        supervision_listener.subscribe(
+            MatterPolicy(reply_workdays=settings.supervision_reply_workdays)
+        )
         yield
+        supervision_listener.unsubscribe()
         stop_notifications()
         engine.dispose()
 
