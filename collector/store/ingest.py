@@ -289,9 +289,9 @@ class RecordWriter:
                 several.add(p.key)
             if p.key not in highest or p.sjbbh > highest[p.key].sjbbh:
                 highest[p.key] = p
-        moved = self._move_current(sorted(int(p.version_id or 0) for p in highest.values()))
         # Only a key with several new versions needs the SJBBH that was current before.
         best = self._current_sjbbh(sorted(several))
+        moved = self._move_current(sorted(int(p.version_id or 0) for p in highest.values()))
         for p in new:
             if p is highest[p.key]:
                 p.status = "accepted" if p.key in moved else "superseded"
