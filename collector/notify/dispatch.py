@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, func, select
 
 from ..clock import WorkCalendar
-from ..store.tables import notify_outbox
+from ..store.tables import notify_outbox, verdict_withdrawals
 from .config import NotifyConfig
 from .errors import ProviderError
 from .policy import beijing_day_bounds
@@ -73,10 +73,18 @@ def _claim(
             .limit(limit)
             .with_for_update(skip_locked=True)  # rendered on PostgreSQL only
         ).all()
+        withdrawn = _withdrawn(conn, [r.verdict_id for r in due])
         for row in due:
             message = _outgoing(row)
             update: dict[str, Any]
-            if providers.for_message(message) is None:
+            if row.verdict_id in withdrawn:
+                summary.failed += 1
+                update = {
+                    "state": "failed",
+                    "last_error": "verdict withdrawn after reassessment: not sent / "
+                    "监察结论已撤销，不再发送",
+                }
+            elif providers.for_message(message) is None:
                 summary.no_provider += 1
                 update = {
                     "state": "pending",
@@ -104,6 +112,17 @@ def _claim(
                 claimed.append(message)
             conn.execute(notify_outbox.update().where(c.id == row.id).values(**update))
     return claimed
+
+
+def _withdrawn(conn: Any, verdict_ids: list[str | None]) -> set[str]:
+    """Which of these verdicts a supervisor withdrew (their messages must not go out)."""
+    ids = {int(v) for v in verdict_ids if v and v.isdigit()}
+    if not ids:
+        return set()
+    found = conn.execute(
+        select(verdict_withdrawals.c.verdict_id).where(verdict_withdrawals.c.verdict_id.in_(ids))
+    )
+    return {str(v) for (v,) in found}
 
 
 def _sent_today(conn: Any, address: str, now: datetime) -> int:

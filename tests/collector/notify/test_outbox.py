@@ -8,16 +8,25 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, select
 
+from collector.clock import WorkCalendar
 from collector.notify import (
     ContactError,
     NotifyConfig,
     add_contact,
+    dispatch_due,
     enqueue_for_verdicts,
     list_contacts,
 )
-from collector.store.tables import notify_outbox, record_versions, records_current
+from collector.notify.providers import Providers
+from collector.store.tables import (
+    notify_outbox,
+    record_versions,
+    records_current,
+    verdict_withdrawals,
+    verdicts,
+)
 
-from .conftest import DEPT, People, verdict
+from .conftest import DEPT, WORKING_MORNING, People, verdict
 
 NOW = datetime(2026, 12, 1, 1, 0, tzinfo=UTC)
 
@@ -162,3 +171,46 @@ def test_contacts_are_checked_and_listed(engine: Engine, people: People) -> None
             )
         names = [c.name for c in list_contacts(conn, DEPT)]
     assert names == ["王审批", "赵局长", "李经办"]
+
+
+def test_messages_of_a_withdrawn_verdict_are_not_sent(
+    engine: Engine, people: People, config: NotifyConfig, calendar: WorkCalendar
+) -> None:
+    with engine.begin() as conn:
+        verdict_id = conn.execute(
+            verdicts.insert()
+            .values(
+                sblsh="SB-0001",
+                department=DEPT,
+                kind="red",
+                code="",
+                rule="red.legal",
+                level="red",
+                dedup_key="SB-0001|red.legal|red",
+                issued_at=NOW,
+                due={},
+                calendar_version=1,
+                rule_version="r",
+                details={},
+            )
+            .returning(verdicts.c.id)
+        ).scalar_one()
+        enqueue_for_verdicts(
+            conn,
+            [verdict(verdict_id, kind="red", dedup_key="SB-0001|red.legal|red")],
+            NOW,
+            config,
+        )
+        conn.execute(
+            verdict_withdrawals.insert().values(
+                verdict_id=verdict_id,
+                withdrawn_at=NOW,
+                decided_by="钱督办",
+                reason="calendar corrected",
+            )
+        )
+    summary = dispatch_due(engine, Providers(), WORKING_MORNING, calendar=calendar, config=config)
+    assert summary.failed == 4 and summary.sent == 0
+    assert {(r.state, r.last_error.split(":")[0]) for r in outbox(engine)} == {
+        ("failed", "verdict withdrawn after reassessment")
+    }
