@@ -70,28 +70,40 @@ def map_chunk(
     source: str, table: TableSettings, rows: Iterable[dict[str, Any]], mapper: RowMapper
 ) -> MappedChunk:
     out = MappedChunk()
+    # Looked up once per chunk, not per row: this loop runs for every legacy row.
+    record_type = table.record_type
+    key_column = table.key_column
+    label = table.label
+    map_row = mapper.map_row
+    add_record = out.records.append
+    add_resolved = out.resolved.append
+    to_outbox = OutboxRecord.from_record
     for row in rows:
-        result = mapper.map_row(table.record_type, row)
-        if result.status in ("ok", "excluded") and row.get(table.key_column) is not None:
-            # A row quarantined earlier under the same key is fine now (fixed at source).
-            out.resolved.append((table.record_type, row_key(table, row)))
-        if result.status == "ok" and result.record is not None:
-            out.records.append(OutboxRecord.from_record(result.record))
-        elif result.status == "excluded":
-            out.excluded += 1
-        else:
-            out.quarantined.append(
-                QuarantineItem(
-                    source=source,
-                    table_key=table_key(table),
-                    record_type=table.record_type,
-                    row_key=row_key(table, row),
-                    row=row,
-                    problems=list(result.problems),
-                    partial=result.record,
-                    reason=result.reason,
-                )
+        result = map_row(record_type, row)
+        status = result.status
+        if status == "ok" or status == "excluded":
+            key = row.get(key_column)
+            if key is not None:
+                # A row quarantined earlier under the same key is fine now (fixed at source).
+                add_resolved((record_type, f"{label}:{key}"))
+            if status == "excluded":
+                out.excluded += 1
+                continue
+            if result.record is not None:
+                add_record(to_outbox(result.record))
+                continue
+        out.quarantined.append(
+            QuarantineItem(
+                source=source,
+                table_key=table_key(table),
+                record_type=record_type,
+                row_key=row_key(table, row),
+                row=row,
+                problems=list(result.problems),
+                partial=result.record,
+                reason=result.reason,
             )
+        )
     return out
 
 

@@ -16,7 +16,7 @@ from exchange_spec.validate import validate_record
 from . import file_checks as check
 from . import spec_catalogue
 from .exclusion import Exclusion, compile_exclusions
-from .field_rules import Context, FieldRule, compile_rule
+from .field_rules import Context, FieldRule, Getter, compile_rule
 from .values import DEFAULT_PLACEHOLDERS, ValueProblem
 
 TOP_KEYS = ("spec", "timezone", "placeholders", "constants", "exclude", "types")
@@ -37,6 +37,16 @@ class MapResult:
 class _TypeRules:
     fields: dict[str, FieldRule]
     constants: dict[str, Any]
+    exclusions: tuple[Exclusion, ...]
+
+
+@dataclass(frozen=True)
+class _CompiledType:
+    """A record type's rules ready for rows: what every record starts with, the compiled
+    fields in file order, and every exclusion rule that applies (file-wide first)."""
+
+    start: dict[str, Any]
+    getters: tuple[tuple[str, Getter], ...]
     exclusions: tuple[Exclusion, ...]
 
 
@@ -66,6 +76,18 @@ class Mapping:
         self._exclusions = exclusions
         self._context = context
         self.where = where
+        self._compiled = {rtype: self._compile(rtype, rules) for rtype, rules in types.items()}
+
+    def _compile(self, record_type: str, rules: _TypeRules) -> _CompiledType:
+        start: dict[str, Any] = {"spec": SPEC_VERSION, "type": record_type}
+        start.update(rules.constants)
+        if record_type in CASE_TYPES or spec_catalogue.has_field(record_type, "SJBBH"):
+            start.setdefault("SJBBH", 1)
+        return _CompiledType(
+            start=start,
+            getters=tuple((name, rule.bind(self._context)) for name, rule in rules.fields.items()),
+            exclusions=(*self._exclusions, *rules.exclusions),
+        )
 
     @classmethod
     def load(cls, path: str | Path, *, hmac_key: bytes, timezone: str | None = None) -> Mapping:
@@ -195,15 +217,12 @@ class Mapping:
                 record_type,
             )
             return MapResult("invalid", None, [problem])
-        ctx = self._context
-        record: dict[str, Any] = {"spec": SPEC_VERSION, "type": record_type}
-        record.update(rules.constants)
-        if record_type in CASE_TYPES or spec_catalogue.has_field(record_type, "SJBBH"):
-            record.setdefault("SJBBH", 1)
+        compiled = self._compiled[record_type]
+        record = dict(compiled.start)
         problems: list[dict[str, str]] = []
-        for name, rule in rules.fields.items():
+        for name, getter in compiled.getters:
             try:
-                value = rule.value(row, ctx)
+                value = getter(row)
             except ValueProblem as exc:
                 problems.append(
                     _problem(exc.code, name, exc.message_zh, exc.message_en, record_type)
@@ -214,21 +233,14 @@ class Mapping:
                 record.pop(name, None)
             else:
                 record[name] = value
-        reason = self._excluded(rules, row, record)
-        if reason:
-            return MapResult("excluded", None, [], reason)
+        placeholders = self._context.placeholders
+        for exclusion in compiled.exclusions:
+            reason = exclusion.applies(row, record, placeholders)
+            if reason:
+                return MapResult("excluded", None, [], reason)
         if not problems:
             problems = [p.as_dict() for p in validate_record(record)]
         return MapResult("invalid" if problems else "ok", record, problems)
-
-    def _excluded(
-        self, rules: _TypeRules, row: AnyMapping[str, Any], record: dict[str, Any]
-    ) -> str:
-        for rule in (*self._exclusions, *rules.exclusions):
-            reason = rule.applies(row, record, self._context.placeholders)
-            if reason:
-                return reason
-        return ""
 
 
 def _has_codes(spec: Any) -> bool:

@@ -413,6 +413,16 @@ class OdbcSource:
         row.pop(_TS_ALIAS, None)
         return row
 
+    def _rows(self, names: Sequence[str], batch: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+        """``_row`` of every row of a batch, in one pass (this is per row, so it counts)."""
+        if names.count(_TS_ALIAS) == 1 and names[-1] == _TS_ALIAS:
+            # The cursor column is the last one (SELECT q.*, ... AS alias): leave it out.
+            kept = names[:-1]
+            return [dict(zip(kept, values, strict=False)) for values in batch]
+        if _TS_ALIAS not in names:
+            return [dict(zip(names, values, strict=True)) for values in batch]
+        return [self._row(names, values) for values in batch]
+
     def _position(
         self, table: TableSettings, names: Sequence[str], values: Sequence[Any]
     ) -> dict[str, Any]:
@@ -479,7 +489,7 @@ class OdbcSource:
             for names, batch in self._fetch(table, sql, [*params, *after_params]):
                 read += len(batch)
                 last = (names, batch[-1])
-                rows = [self._row(names, r) for r in batch]
+                rows = self._rows(names, batch)
                 if table.mode != "snapshot":
                     position = self._after(position, self._position(table, names, batch[-1]))
                 yield Chunk(rows=rows, cursor=dict(position))
