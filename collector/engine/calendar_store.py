@@ -27,7 +27,9 @@ from collector.engine import audit
 from collector.store.tables import calendar_days, calendar_versions
 from collector.store.timestamps import utc_now
 
-_cache: dict[int, WorkCalendar] = {}
+# Keyed by (version, content hash): several stores in one process may share numbers.
+_cache: dict[tuple[int, str], WorkCalendar] = {}
+_seed_cache: list[CalendarRow] = []
 _CHUNK = 2000
 
 
@@ -96,7 +98,10 @@ def ensure_seeded(engine: Engine) -> None:
     with engine.connect() as conn:
         if current_version(conn) is not None:
             return
-    rows = seed_rows(seed_years())
+    if not _seed_cache:
+        # chinese_calendar takes seconds for 23 years; its answer never changes in a process.
+        _seed_cache.extend(seed_rows(seed_years()))
+    rows = list(_seed_cache)
     try:
         with engine.begin() as conn:
             if current_version(conn) is not None:
@@ -137,10 +142,14 @@ def load_rows(conn: Connection, version: int) -> list[CalendarRow]:
 
 
 def calendar_at(conn: Connection, version: int) -> WorkCalendar:
-    cached = _cache.get(version)
+    content = conn.execute(
+        select(calendar_versions.c.content_hash).where(calendar_versions.c.version == version)
+    ).scalar()
+    key = (version, str(content))
+    cached = _cache.get(key)
     if cached is None:
         cached = WorkCalendar.from_rows(load_rows(conn, version), version)
-        _cache[version] = cached
+        _cache[key] = cached
     return cached
 
 
