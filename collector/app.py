@@ -16,6 +16,7 @@ from fastapi import FastAPI
 from . import __version__
 from .api import batches, enrol, heartbeat, refusals
 from .api.context import AppContext
+from .engine import worker as engine_worker
 from .keys import load_or_create_key
 from .notify import wiring as notify_wiring
 from .settings import CollectorSettings
@@ -42,7 +43,13 @@ def create_app(settings: CollectorSettings) -> FastAPI:
         supervision_listener.subscribe(
             MatterPolicy(reply_workdays=settings.supervision_reply_workdays)
         )
+        sweep_worker = engine_worker.worker_for(engine, settings)
+        if sweep_worker is not None:
+            sweep_worker.start()
+        _app.state.engine_worker = sweep_worker
         yield
+        if sweep_worker is not None:
+            sweep_worker.stop()
         supervision_listener.unsubscribe()
         stop_notifications()
         engine.dispose()

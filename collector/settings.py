@@ -45,6 +45,13 @@ class CollectorSettings:
     #: Notifications TOML (routing, office hours, caps, providers); see docs/notifications.md.
     #: None: default routing and hours, no providers (messages wait in the outbox).
     notify_config: Path | None = None
+    #: Rules file of the supervision engine (docs/rules-operator.md); None: the bundled defaults.
+    engine_rules_file: Path | None = None
+    #: Seconds between evaluations of the cases new records touched; 0: no sweep worker in
+    #: this process (run `esup-collector rules run` from cron instead).
+    engine_dirty_seconds: int = 0
+    #: Minutes between full sweeps of every open case (time passing makes cases overdue).
+    engine_full_sweep_minutes: int = 10
 
     @property
     def resolved_store_url(self) -> str:
@@ -102,8 +109,10 @@ _INT_KEYS = {
     "port",
     "max_body_bytes",
     "supervision_reply_workdays",
+    "engine_dirty_seconds",
+    "engine_full_sweep_minutes",
 }
-_PATH_KEYS = {"data_dir", "key_file", "notify_config"}
+_PATH_KEYS = {"data_dir", "key_file", "notify_config", "engine_rules_file"}
 KNOWN_KEYS = {f.name for f in fields(CollectorSettings)}
 
 
