@@ -12,6 +12,7 @@ rows into the same kind of store (executemany of small rows, no validation, no p
 from __future__ import annotations
 
 import argparse
+import os
 import secrets
 import sqlite3
 import subprocess
@@ -88,6 +89,13 @@ def count(store: str) -> int:
         engine.dispose()
 
 
+def cpu_seconds(proc: Proc) -> float:
+    """CPU time (user + system) a process has used so far, from /proc (Linux)."""
+    assert proc.popen is not None
+    fields = Path(f"/proc/{proc.popen.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def raw_insert(store: str, n: int) -> float:
     """Rows/s of a plain executemany of n small rows into the same kind of database."""
     rows = [(i, f"key-{i}", '{"spec":"1.0","type":"SL"}') for i in range(n)]
@@ -145,9 +153,12 @@ def run(kind: str, legacy_db: Path, workdir: Path, expected: int) -> None:
             if not agent.alive or not collector.alive:
                 raise SystemExit(f"a process died; see {adir / 'agent.log'}, {collector.log}")
         seconds = time.perf_counter() - started
+        # Where the time went: CPU of each process (the PostgreSQL server's is not counted).
+        busy = f"CPU s: collector {cpu_seconds(collector):.1f}, agent {cpu_seconds(agent):.1f}"
         raw = raw_insert(store, min(expected, 200_000))
         print(f"end to end ({kind:10}) {held:>9,} records  {seconds:7.1f} s  "
               f"{held / seconds:>8,.0f} records/s   raw insert {raw:>9,.0f} rows/s")  # fmt: skip
+        print(f"  {busy}")
     finally:
         if agent is not None:
             agent.kill()

@@ -158,6 +158,13 @@ class _Pending:
         return self.final or Outcome(self.seq, self.status, tuple(self.problems))
 
 
+def _hashed(seq: int | None, record: Any, digest: str | None) -> _Pending:
+    if digest is not None:
+        return _Pending(seq, record, digest, [], as_text=False)
+    digest, unhashable = _digest(record)
+    return _Pending(seq, record, digest, unhashable, as_text=bool(unhashable))
+
+
 class RecordWriter:
     """Stores records of one source inside the caller's transaction."""
 
@@ -182,23 +189,16 @@ class RecordWriter:
         return outcomes
 
     def _store_part(self, items: Sequence[Item]) -> list[Outcome]:
-        pending = [self._checked(seq, record, digest) for seq, record, digest in items]
+        pending = [_hashed(seq, record, digest) for seq, record, digest in items]
         self._find_earlier_deliveries(pending)
         fresh = [p for p in pending if p.final is None]
+        for p in fresh:  # a resent seq is answered from its delivery, never validated again
+            if not p.problems:
+                p.problems = _problems_of(p.record, self.source.department)
         self._store_versions([p for p in fresh if not p.problems])
         self._keep_invalid([p for p in fresh if p.problems])
         self._keep_deliveries(fresh)
         return [p.outcome() for p in pending]
-
-    def _checked(self, seq: int | None, record: Any, digest: str | None) -> _Pending:
-        unhashable: list[dict[str, str]] = []
-        if digest is None:
-            digest, unhashable = _digest(record)
-        if unhashable:
-            return _Pending(seq, record, digest, unhashable, as_text=True)
-        # Validation is skipped for a seq delivered before; it is cheap, so check all here.
-        problems = _problems_of(record, self.source.department)
-        return _Pending(seq, record, digest, problems, as_text=False)
 
     def _find_earlier_deliveries(self, pending: list[_Pending]) -> None:
         """A seq this agent delivered before is a duplicate, whatever it carries now."""
