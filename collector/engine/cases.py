@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, or_, select
 
 from collector.clock import ItemLimits
+from collector.engine.sql_lists import in_list
 from collector.engine.verdicts import CaseInput, CaseRecord
 from collector.store.tables import case_clocks, records_current
 from collector.store.timestamps import as_utc
@@ -67,7 +68,7 @@ def load_cases(conn: Connection, sblshs: Iterable[str], catalogue: Catalogue) ->
             records_current.c.department,
             records_current.c.received_at,
         ).where(
-            records_current.c.sblsh.in_(wanted),
+            in_list(conn, records_current.c.sblsh, wanted),
             records_current.c.record_type.in_(CASE_TYPES),
         )
     )

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, select
 
 from collector.clock import SHANGHAI, CaseClock
 from collector.engine.events import VerdictRow, notify_new_verdicts
+from collector.engine.sql_lists import in_list
 from collector.engine.verdicts import Candidate
 from collector.store.tables import case_clocks, verdict_withdrawals, verdicts
 from collector.store.timestamps import as_utc
@@ -53,7 +54,7 @@ def existing(conn: Connection, sblshs: Iterable[str]) -> dict[str, list[StoredVe
                 verdict_withdrawals, verdict_withdrawals.c.verdict_id == verdicts.c.id
             )
         )
-        .where(verdicts.c.sblsh.in_(list(sblshs)))
+        .where(in_list(conn, verdicts.c.sblsh, list(sblshs)))
     )
     for r in rows:
         issued = as_utc(r.issued_at)
