@@ -73,7 +73,10 @@ class Limit:
     days: int
     unit: str
     source: str  # "SL.GDBLSX", "SX.CNSX" or "SX.FDSX"
+    #: extension granted, in the limit's unit (natural days spanned, for a Z limit)
     extension_days: int = 0
+    #: for a Z limit: the extension in working days, counted after the natural-day deadline
+    extension_workdays: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -432,7 +435,22 @@ def evaluate(
             moved = accepted_on + timedelta(days=n + bisect_right(suspended_all, current))
             if moved == current:
                 flags.touch(current)
-                return flags.next_workday(current)
+                current = flags.next_workday(current)
+                break
+            current = moved
+        if not limit.extension_workdays:
+            return current
+        # A working-day extension of a natural-day limit runs from that deadline, skipping
+        # suspended working days after it. Converting it to natural days instead would make
+        # the result depend on where the base deadline fell in the week, so a suspension
+        # could pull a deadline earlier.
+        base, extra = current, limit.extension_workdays
+        current = flags.add(base, extra)
+        while True:
+            skipped = bisect_right(suspended_work, current) - bisect_right(suspended_work, base)
+            moved = flags.add(base, extra + skipped)
+            if moved == current:
+                return current
             current = moved
 
     # Extensions are judged against the deadlines they extend, so compute those first.
@@ -442,10 +460,12 @@ def evaluate(
         case, item, rules, completed_on, base_legal or base_promised, base_promised, flags, facts
     )
     if granted:
-        promised = _extended(promised, granted, base_promised, flags)
-        legal = _extended(legal, granted, base_legal, flags)
+        promised = _extended(promised, granted, base_promised)
+        legal = _extended(legal, granted, base_legal)
     promised_deadline = deadline(promised) if granted else base_promised
     legal_deadline = deadline(legal) if granted else base_legal
+    promised = _spanned(promised, base_promised, promised_deadline)
+    legal = _spanned(legal, base_legal, legal_deadline)
 
     used_gross = flags.between(accepted_on, stop_day)
     suspended_count = bisect_right(suspended_work, stop_day)
@@ -727,10 +747,17 @@ def _extensions(
     return requested, granted, over
 
 
-def _extended(limit: Limit | None, granted: int, base: date | None, flags: _Flags) -> Limit | None:
+def _extended(limit: Limit | None, granted: int, base: date | None) -> Limit | None:
     """The limit with ``granted`` extension working days (as natural days for a Z limit)."""
     if limit is None or base is None:
         return limit
     if limit.unit == "G":
         return replace(limit, extension_days=granted)
-    return replace(limit, extension_days=(flags.add(base, granted) - base).days)
+    return replace(limit, extension_workdays=granted)
+
+
+def _spanned(limit: Limit | None, base: date | None, extended: date | None) -> Limit | None:
+    """A Z limit's extension shown as the natural days it added to the deadline."""
+    if limit is None or not limit.extension_workdays or base is None or extended is None:
+        return limit
+    return replace(limit, extension_days=(extended - base).days)

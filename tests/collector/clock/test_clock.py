@@ -529,3 +529,22 @@ def test_a_suspension_of_k_workdays_pushes_the_deadline_by_exactly_k(
         assert suspended.promised_deadline == CAL.add_workdays(plain, k).date
     else:
         assert suspended.promised_deadline == plain  # too late to move it
+
+
+def test_a_suspension_does_not_pull_an_extended_natural_day_deadline_earlier() -> None:
+    # Found by the property above: 34 natural days from Sat 2025-02-01 end on Fri 03-07;
+    # a special procedure B over 02-02 (a Sunday) moves that to Mon 03-10. The 2-working-day
+    # extension must then count from 03-10 (-> 03-12), never end before 03-11, its end
+    # without the suspension.
+    records = [
+        rec("SL", SLZTDM="1", SLSJ="2025-02-01T10:00:00+08:00", GDBLSX=34, GDBLSXDW="Z"),
+        rec("TBCXSQ", XH=9, TBCXZL="A", TBCXKSRQ="2025-02-01T10:00:00+08:00", TBCXSX=2,
+            TBCXSXDW="G"),
+        rec("BJ", BJJGDM="6", BJSJ="2025-02-02T16:00:00+08:00"),
+    ]  # fmt: skip
+    at = at_day(date(2025, 2, 1))
+    before = evaluate(records, ITEM, CAL, RULES, at)
+    after = evaluate(records + suspension_b(50, "2025-02-01", None), ITEM, CAL, RULES, at)
+    assert before.promised_deadline == date(2025, 3, 11)
+    assert after.promised_deadline == date(2025, 3, 12)
+    assert after.promised_limit is not None and after.promised_limit.extension_days == 2
