@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, or_, select
+from sqlalchemy import Connection, and_, or_, select
 
 from collector.clock import ItemLimits
 from collector.engine.sql_lists import in_list
@@ -95,8 +95,31 @@ def load_cases(conn: Connection, sblshs: Iterable[str], catalogue: Catalogue) ->
     return cases
 
 
-def open_case_page(conn: Connection, after: str, limit: int) -> list[str]:
-    """The next ``limit`` case numbers after ``after`` whose stored clock is not completed."""
+def open_case_page(
+    conn: Connection,
+    after: str,
+    limit: int,
+    *,
+    today: date | None = None,
+    calendar_version: int | None = None,
+    rule_version: str | None = None,
+) -> list[str]:
+    """The next ``limit`` case numbers after ``after`` that need evaluating: no stored clock,
+    or open and (due for a recheck by ``today``, or evaluated on another calendar or rules
+    version). Without ``today`` every open case."""
+    due = or_(case_clocks.c.sblsh.is_(None), case_clocks.c.state != "completed")
+    if today is not None:
+        due = or_(
+            case_clocks.c.sblsh.is_(None),
+            and_(
+                case_clocks.c.state != "completed",
+                or_(
+                    case_clocks.c.recheck_on <= today,
+                    case_clocks.c.calendar_version != calendar_version,
+                    case_clocks.c.rule_version != rule_version,
+                ),
+            ),
+        )
     query = (
         select(records_current.c.sblsh)
         .select_from(
@@ -105,7 +128,7 @@ def open_case_page(conn: Connection, after: str, limit: int) -> list[str]:
         .where(
             records_current.c.sblsh > after,
             records_current.c.record_type == "SL",
-            or_(case_clocks.c.sblsh.is_(None), case_clocks.c.state != "completed"),
+            due,
         )
         .order_by(records_current.c.sblsh)
         .limit(limit)

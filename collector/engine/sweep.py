@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
@@ -39,6 +39,7 @@ from collector.engine.verdict_store import (
 )
 from collector.engine.verdicts import Candidate, CaseContext, CaseInput, evaluate_case
 from collector.engine.verdicts.evaluate import due_basis
+from collector.engine.verdicts.recheck import recheck_on
 from collector.store.tables import engine_state
 from collector.store.timestamps import utc_now
 from collector.store.upsert import insert_on_conflict
@@ -109,7 +110,8 @@ def _evaluate_page(
         cases = load_cases(conn, sblshs, catalogue)
         stored = existing(conn, [c.sblsh for c in cases])
         pending: list[tuple[str, str, Candidate, dict[str, object]]] = []
-        clocks: list[tuple[str, CaseClock]] = []
+        clocks: list[tuple[str, CaseClock, date | None]] = []
+        today = at.astimezone(SHANGHAI).date()
         for case in cases:
             clock = clock_of(case, catalogue, calendar, rules, at)
             prior = stored.get(case.sblsh, [])
@@ -123,7 +125,9 @@ def _evaluate_page(
             found = evaluate_case(case, clock, calendar, rules, at, context)
             for candidate in to_issue(found, prior):
                 pending.append((case.sblsh, case.department, candidate, due))
-            clocks.append((case.department, clock))
+            clocks.append(
+                (case.department, clock, recheck_on(clock, rules, calendar, context, today))
+            )
         result.cases += len(cases)
         save_clocks(conn, clocks, at)
         created = store_new(
@@ -244,7 +248,14 @@ def run_sweep(
             after = ""
             while True:
                 with engine.connect() as conn:
-                    ids = open_case_page(conn, after, page)
+                    ids = open_case_page(
+                        conn,
+                        after,
+                        page,
+                        today=today,
+                        calendar_version=int(calendar.version),
+                        rule_version=rules.version,
+                    )
                 if not ids:
                     break
                 _evaluate_page(engine, ids, **kwargs)  # type: ignore[arg-type]

@@ -158,7 +158,9 @@ def store_new(
     return created
 
 
-def save_clocks(conn: Connection, clocks: list[tuple[str, CaseClock]], at: datetime) -> None:
+def save_clocks(
+    conn: Connection, clocks: list[tuple[str, CaseClock, date | None]], at: datetime
+) -> None:
     """Upsert the latest clock of each case (the cache queries and web pages read)."""
     if not clocks:
         return
@@ -176,8 +178,9 @@ def save_clocks(conn: Connection, clocks: list[tuple[str, CaseClock]], at: datet
             "rule_version": clock.rule_version,
             "clock": clock.as_dict(),
             "evaluated_at": at,
+            "recheck_on": recheck,
         }
-        for department, clock in clocks
+        for department, clock, recheck in clocks
     ]
     statement = insert_on_conflict(conn, case_clocks)
     excluded = statement.excluded

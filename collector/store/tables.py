@@ -279,6 +279,9 @@ case_clocks = Table(
     Column("rule_version", String(200), nullable=False),
     Column("clock", JSON, nullable=False),
     Column("evaluated_at", DateTime(timezone=True), nullable=False),
+    # The next date on which time alone can change the case's verdicts (NULL: none); the full
+    # sweep skips open cases whose date has not come and whose basis did not change.
+    Column("recheck_on", _EngineDate, index=True),
 )
 
 verdicts = Table(

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select, update
 
 from collector.engine import calendar_store, reassess
 from collector.engine.lock import sweep_lock
+from collector.engine.rules_file import parse_rules
 from collector.engine.sweep import run_sweep
 from collector.engine.verdict_view import list_verdicts
 from collector.store.tables import agents, engine_locks, verdict_withdrawals
@@ -228,3 +229,21 @@ def test_a_rejected_proposal_keeps_the_verdict_and_needs_a_reason(
     assert not any(v["withdrawn"] for v in list_verdicts(store_engine, case="R-2"))
     with pytest.raises(EngineError, match="already rejected"):
         reassess.decide(store_engine, proposal.id, accept=True, by="李", reason="")
+
+
+def test_the_full_sweep_re_evaluates_only_cases_whose_day_has_come(store_engine: Engine) -> None:
+    # Two cases accepted 24 Sep (warning day 8 Oct), one accepted 9 Oct (warning day 15 Oct).
+    store(store_engine, [sl("F-1", SLSJ), sl("F-2", SLSJ)])
+    store(store_engine, [sl("F-3", "2026-10-09T10:00:00+08:00")])
+    assert run_sweep(store_engine, at=at("2026-10-09 12:00")).cases == 3
+    # Same day: nothing can change by time alone.
+    assert run_sweep(store_engine, at=at("2026-10-09 12:10")).cases == 0
+    # 10 Oct: F-1 and F-2 turn yellow; F-3 waits for its warning day.
+    yellow = run_sweep(store_engine, at=at("2026-10-10 09:00"))
+    assert (yellow.cases, yellow.new["yellow"]) == (2, 2)
+    # 15 Oct: F-3's warning day; F-1 and F-2's red-after-yellow day (window 12-14 Oct).
+    later = run_sweep(store_engine, at=at("2026-10-15 09:00"))
+    assert (later.cases, later.new["warning"], later.new["red"]) == (3, 1, 2)
+    # A calendar or rules change brings every open case back.
+    custom = parse_rules('version = "other-1"\n', "other.toml")
+    assert run_sweep(store_engine, at=at("2026-10-15 09:10"), rules=custom).cases == 3

@@ -75,10 +75,12 @@ def upgrade() -> None:
         sa.Column("rule_version", sa.String(length=200), nullable=False),
         sa.Column("clock", sa.JSON(), nullable=False),
         sa.Column("evaluated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("recheck_on", sa.Date(), nullable=True),
         sa.PrimaryKeyConstraint("sblsh", name=op.f("pk_case_clocks")),
     )
     op.create_index(op.f("ix_case_clocks_department"), "case_clocks", ["department"], unique=False)
     op.create_index(op.f("ix_case_clocks_state"), "case_clocks", ["state"], unique=False)
+    op.create_index(op.f("ix_case_clocks_recheck_on"), "case_clocks", ["recheck_on"], unique=False)
     op.create_table(
         "engine_locks",
         sa.Column("name", sa.String(length=64), nullable=False),
