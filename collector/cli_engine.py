@@ -135,7 +135,7 @@ def calendar_show(year: int, as_json: bool, **options: Any) -> None:
     finally:
         engine.dispose()
     known = year in cal.years
-    days = []
+    days: list[dict[str, Any]] = []
     day = date(year, 1, 1)
     while day.year == year:
         info = cal.day_info(day)
@@ -437,7 +437,7 @@ def verdicts_reassess(
         old = p.old_basis.get("promised_deadline")
         new = p.new_basis.get("promised_deadline")
         click.echo(
-            f"{p.id:>5} verdict {p.verdict_id} {p.case_id} {p.kind}: propose {p.action} "
+            f"{p.id:>5} verdict {p.verdict_id} {p.sblsh} {p.kind}: propose {p.action} "
             f"(promised deadline {old} -> {new}; calendar v{p.old_basis.get('calendar_version')}"
             f" -> v{p.new_basis.get('calendar_version')})"
         )
@@ -549,4 +549,4 @@ def audit_verify(**options: Any) -> None:
     click.echo(f"audit chain ok: {report.entries} entries / 审计链完整")
 
 
-COMMANDS = (calendar, case, rules, verdicts, exemptions, audit)
+COMMANDS: tuple[click.Group, ...] = (calendar, case, rules, verdicts, exemptions, audit)

@@ -182,7 +182,7 @@ def _rejected_refusal_verdicts(
     with engine.begin() as conn:
         found = [f for f in rejected_refusals(conn) if f[0] not in exempt_all(conn, at, f[0])]
         stored = existing(conn, [sblsh for sblsh, _, _ in found])
-        pending = [
+        pending: list[tuple[str, str, Candidate, dict[str, object]]] = [
             (sblsh, department, c, {})
             for sblsh, department, candidate in found
             for c in to_issue([candidate], stored.get(sblsh, []))

@@ -110,7 +110,7 @@ def store_new(
     """Insert (case, department, candidate, due basis) rows not stored yet; tell listeners."""
     if not pending:
         return []
-    values = [
+    values: list[dict[str, Any]] = [
         {
             "sblsh": sblsh,
             "department": department,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import Engine
 
 from collector.cli import main
@@ -14,7 +14,7 @@ from tests.collector.engine.records import DEPT, at, sl, store, sx
 CASE = "430700SCJ20260924001"
 
 
-def run(store_url: str, *args: str) -> object:
+def run(store_url: str, *args: str) -> Result:
     return CliRunner().invoke(main, [*args, "--store", store_url])
 
 
@@ -193,3 +193,46 @@ def test_rules_show_names_the_version_and_a_custom_file(
     assert "warning_lead_workdays = 2" in result.stdout
     assert "1 = 2 working days" in result.stdout
     _ = at  # keep the helper import used by other tests in this module
+
+
+def test_reassess_lists_accepts_and_refuses_a_rejection_without_reason(
+    engine: Engine, store_url: str, tmp_path: Path
+) -> None:
+    store(engine, [sx(), sl("R-CLI", "2026-12-28T10:00:00+08:00", gdblsx=5)])
+    first = run(store_url, "rules", "run", "--at", "2027-01-05T09:00")
+    assert first.exit_code == 0, first.output
+    notice = tmp_path / "2027.toml"
+    notice.write_text(
+        'year = 2027\nreference = "测试"\n\n[[holiday]]\nname = "元旦"\n'
+        "from = 2027-01-01\nto = 2027-01-03\nwork = []\n",
+        encoding="utf-8",
+    )
+    assert run(store_url, "calendar", "import", str(notice)).exit_code == 0
+    swept = run(store_url, "rules", "run", "--at", "2027-01-05T10:00")
+    assert "reassessment proposals: 1" in swept.stdout
+    listed = run(store_url, "verdicts", "reassess")
+    assert "R-CLI yellow: propose withdraw" in listed.stdout
+    assert "2027-01-04 -> 2027-01-05" in listed.stdout
+    proposal = json.loads(run(store_url, "verdicts", "reassess", "--json").stdout)[0]
+    refused = run(store_url, "verdicts", "reassess", "--reject", str(proposal["id"]))
+    assert refused.exit_code == 1
+    assert "needs a reason" in refused.output
+    accepted = run(
+        store_url, "verdicts", "reassess", "--accept", str(proposal["id"]), "--by", "李监察员"
+    )
+    assert accepted.exit_code == 0, accepted.output
+    shown = run(store_url, "verdicts", "list", "--case", "R-CLI")
+    assert "yellow [withdrawn]" in shown.stdout
+    assert run(store_url, "audit", "verify").exit_code == 0
+
+
+def test_rules_run_exits_75_when_another_sweep_holds_the_lock(
+    engine: Engine, store_url: str
+) -> None:
+    from collector.engine.lock import sweep_lock
+
+    with sweep_lock(engine) as held:
+        assert held
+        result = run(store_url, "rules", "run")
+    assert result.exit_code == 75
+    assert "skipped" in result.stdout
