@@ -9,13 +9,15 @@ agent signs them and posted to the app through Starlette's TestClient: envelope 
 validation, storage and the signed receipt, without a socket. The same run prints the raw
 executemany rate of the same number of small rows into the same kind of store, and the
 process CPU time, since the machine is shared. ``--profile`` prints the top of a cProfile of
-the ingest calls instead of timing them.
+the handler instead, ``--steps`` the milliseconds per batch of each ingest stage.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
+import functools
 import json
 import pstats
 import sys
@@ -30,9 +32,10 @@ sys.path.insert(0, str(HERE.parent))
 from fastapi.testclient import TestClient  # noqa: E402
 
 from bench.bench_end_to_end import pg_database, raw_insert  # noqa: E402
-from collector.api.batches import ingest_batch  # noqa: E402
+from collector.api import batches as batches_api  # noqa: E402
 from collector.app import create_app  # noqa: E402
 from collector.settings import CollectorSettings  # noqa: E402
+from collector.store import ingest  # noqa: E402
 from collector.store.engine import make_engine  # noqa: E402
 from collector.store.migrate import upgrade  # noqa: E402
 from tests.collector.conftest import AgentSide, new_token  # noqa: E402
@@ -79,7 +82,44 @@ def envelopes(agent: AgentSide, batches: int, size: int) -> list[dict[str, Any]]
     return made
 
 
-def run(kind: str, batches: int, size: int, profile: bool) -> None:
+#: What --steps times, ms per batch: the handler's own stages (names in collector/).
+STEPS = {
+    batches_api: ["ingest_batch", "_records_of", "verify_envelope"],
+    ingest: ["_problems_of"],
+    ingest.RecordWriter: [
+        "store_many",
+        "_find_earlier_deliveries",
+        "_insert_versions",
+        "_held_versions",
+        "_move_current",
+        "_keep_invalid",
+        "_keep_deliveries",
+    ],
+}
+
+
+def timed_steps() -> collections.Counter[str]:
+    """Wrap the stages in STEPS with timers (this process only: the benchmark's own copy)."""
+    spent: collections.Counter[str] = collections.Counter()
+
+    def timer(name: str, fn: Any) -> Any:
+        @functools.wraps(fn)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - started
+
+        return wrapper
+
+    for owner, names in STEPS.items():
+        for name in names:
+            setattr(owner, name, timer(name, getattr(owner, name)))
+    return spent
+
+
+def run(kind: str, batches: int, size: int, profile: bool, steps: bool = False) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         store = f"sqlite:///{tmp}/collector.db" if kind == "sqlite" else pg_database()
         settings = CollectorSettings(data_dir=Path(tmp) / "data", store_url=store)
@@ -91,14 +131,18 @@ def run(kind: str, batches: int, size: int, profile: bool) -> None:
             prepared = envelopes(agent, batches, size)
             records = sum(len(e["records"]) for e in prepared)
             profiler = cProfile.Profile() if profile else None
+            spent = timed_steps() if steps else None
             cpu, started = time.process_time(), time.perf_counter()
-            if profiler:
-                # TestClient runs the app in another thread: profile the handler's work itself.
+            if profiler or spent is not None:
+                # TestClient runs the app in another thread: time the handler's work itself.
                 ctx = client.app.state.ctx  # type: ignore[attr-defined]
-                profiler.enable()
-                for envelope in prepared:
-                    ingest_batch(ctx, json.loads(json.dumps(envelope)), "127.0.0.1")
-                profiler.disable()
+                texts = [json.dumps(envelope) for envelope in prepared]
+                if profiler:
+                    profiler.enable()
+                for text in texts:
+                    batches_api.ingest_batch(ctx, json.loads(text), "127.0.0.1")
+                if profiler:
+                    profiler.disable()
             else:
                 for envelope in prepared:
                     agent.verified_receipt(agent.post("/api/v1/batches", envelope))
@@ -106,6 +150,11 @@ def run(kind: str, batches: int, size: int, profile: bool) -> None:
         engine.dispose()
         if profiler:
             pstats.Stats(profiler).sort_stats("cumulative").print_stats(35)
+            return
+        if spent is not None:
+            print(f"ingest ({kind}) ms per batch of {size}, by stage (nested stages overlap):")
+            for name, total in spent.most_common():
+                print(f"  {name:28} {total / batches * 1000:7.1f}")
             return
         raw = raw_insert(store, records)
         print(
@@ -121,10 +170,11 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=20)
     ap.add_argument("--size", type=int, default=1000)
     ap.add_argument("--store", choices=["sqlite", "postgresql", "both"], default="both")
-    ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="cProfile of the handler")
+    ap.add_argument("--steps", action="store_true", help="ms per batch by ingest stage")
     args = ap.parse_args()
     for kind in ("sqlite", "postgresql") if args.store == "both" else (args.store,):
-        run(kind, args.batches, args.size, args.profile)
+        run(kind, args.batches, args.size, args.profile, args.steps)
 
 
 if __name__ == "__main__":

@@ -132,7 +132,10 @@ def statements(dialect: str) -> IngestStatements:
         [*CURRENT_COLUMNS, "version_id"],
         select(*(record_versions.c[name] for name in CURRENT_COLUMNS), record_versions.c.id)
         # SQLite needs a WHERE in INSERT ... SELECT ... ON CONFLICT; this one is real anyway.
-        .where(_one_of(record_versions.c.id, "ids", pg)),
+        .where(_one_of(record_versions.c.id, "ids", pg))
+        # Rows in key order, as the versions were inserted: concurrent batches lock the same
+        # current records in the same order and queue instead of deadlocking (PostgreSQL).
+        .order_by(record_versions.c.business_key),
     )
     excluded = upsert.excluded
     return IngestStatements(
