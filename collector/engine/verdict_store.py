@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from collector.clock import SHANGHAI, CaseClock
+from collector.engine import pg_bulk
 from collector.engine.events import VerdictRow, notify_new_verdicts
 from collector.engine.sql_lists import in_list
 from collector.engine.verdicts import Candidate
@@ -128,17 +129,21 @@ def store_new(
         for sblsh, department, c, due in pending
     ]
     by_key = {v["dedup_key"]: v for v in values}
-    statement = (
-        insert_on_conflict(conn, verdicts)
-        .on_conflict_do_nothing()
-        .returning(verdicts.c.id, verdicts.c.dedup_key)
-    )
+    if conn.dialect.name == "postgresql":
+        inserted = pg_bulk.insert_verdicts(conn, values)
+    else:
+        statement = (
+            insert_on_conflict(conn, verdicts)
+            .on_conflict_do_nothing()
+            .returning(verdicts.c.id, verdicts.c.dedup_key)
+        )
+        inserted = [(int(r.id), str(r.dedup_key)) for r in conn.execute(statement, values)]
     created: list[VerdictRow] = []
-    for row in conn.execute(statement, values):
-        v = by_key[row.dedup_key]
+    for new_id, key in inserted:
+        v = by_key[key]
         created.append(
             VerdictRow(
-                id=int(row.id),
+                id=new_id,
                 case_id=v["sblsh"],
                 department=v["department"],
                 kind=v["kind"],
@@ -182,6 +187,9 @@ def save_clocks(
         }
         for department, clock, recheck in clocks
     ]
+    if conn.dialect.name == "postgresql":
+        pg_bulk.upsert_clocks(conn, values)
+        return
     statement = insert_on_conflict(conn, case_clocks)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
