@@ -30,16 +30,39 @@ def new_holder() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
+class Held:
+    """Truthy when this caller holds the lock; ``renew()`` pushes a SQLite row's expiry out
+    (the sweep calls it per page, so a sweep longer than ``ttl`` keeps its lock)."""
+
+    def __init__(self, held: bool, engine: Engine, name: str, holder: str, ttl: timedelta):
+        self.held = held
+        self._engine, self._name, self._holder, self._ttl = engine, name, holder, ttl
+
+    def __bool__(self) -> bool:
+        return self.held
+
+    def renew(self) -> None:
+        if not self.held or self._engine.dialect.name == "postgresql":
+            return
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(engine_locks)
+                .where(engine_locks.c.name == self._name, engine_locks.c.holder == self._holder)
+                .values(expires_at=utc_now() + self._ttl)
+            )
+
+
 @contextmanager
-def sweep_lock(engine: Engine, name: str = "sweep", ttl: timedelta = _EPOCH_TTL) -> Iterator[bool]:
-    """Yield True when this caller holds the lock, False when another sweep holds it."""
+def sweep_lock(engine: Engine, name: str = "sweep", ttl: timedelta = _EPOCH_TTL) -> Iterator[Held]:
+    """Yield a truthy :class:`Held` when this caller holds the lock, falsy when another sweep
+    holds it."""
     if engine.dialect.name == "postgresql":
         with engine.connect() as conn:
             key = _PG_SWEEP_LOCK ^ zlib.crc32(name.encode("utf-8"))
             got = bool(conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar())
             conn.commit()
             try:
-                yield got
+                yield Held(got, engine, name, "", ttl)
             finally:
                 if got:
                     conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
@@ -48,7 +71,7 @@ def sweep_lock(engine: Engine, name: str = "sweep", ttl: timedelta = _EPOCH_TTL)
     holder = new_holder()
     got = _take_row(engine, name, holder, ttl)
     try:
-        yield got
+        yield Held(got, engine, name, holder, ttl)
     finally:
         if got:
             with engine.begin() as conn:

@@ -259,6 +259,7 @@ def run_sweep(
                 if not ids:
                     break
                 _evaluate_page(engine, ids, **kwargs)  # type: ignore[arg-type]
+                held.renew()
                 after = ids[-1]
             _silence_verdicts(engine, silences, calendar, rules, at, result)
             _rejected_refusal_verdicts(engine, calendar, rules, at, result)
@@ -271,6 +272,7 @@ def run_sweep(
                 ids, newest = sorted(set(cases or ())), None
             for start in range(0, len(ids), page):
                 _evaluate_page(engine, ids[start : start + page], **kwargs)  # type: ignore[arg-type]
+                held.renew()
             if mode == "dirty" and newest is not None:
                 with engine.begin() as conn:
                     _set_state(conn, _WATERMARK, newest.isoformat())

@@ -56,7 +56,7 @@ def test_two_sweeps_started_together_one_runs_one_skips(store_engine: Engine) ->
     def sweep() -> None:
         barrier.wait()
         with sweep_lock(store_engine) as held:
-            results.append(held)
+            results.append(bool(held))
             if held:
                 # Keep the lock until the other thread has tried.
                 gate.wait(30)
@@ -86,6 +86,11 @@ def test_an_expired_sqlite_lock_row_is_taken_over(store_engine: Engine) -> None:
         return
     with sweep_lock(store_engine) as held:
         assert held
+        assert not run_sweep(store_engine, at=at("2026-10-10 09:00")).ran
+        with store_engine.begin() as conn:
+            conn.execute(update(engine_locks).values(expires_at=utc_now() - timedelta(minutes=1)))
+        # A live holder renews its expiry per page: still held.
+        held.renew()
         assert not run_sweep(store_engine, at=at("2026-10-10 09:00")).ran
         with store_engine.begin() as conn:
             conn.execute(update(engine_locks).values(expires_at=utc_now() - timedelta(minutes=1)))
