@@ -1,6 +1,6 @@
 """Agent capture throughput over ODBC, beside the raw driver's fetch rate in the same run.
 
-    python bench/bench_agent_capture.py [--rows 1000000] [--workdir /tmp/esup-bench] [--wal]
+    python bench/bench_agent_capture.py [--rows 1000000] [--workdir /tmp/esup-bench]
 
 Builds a legacy SQLite database with N applications (the demo's T_SQ_SLXX table), then in
 separate processes (so each peak RSS is its own):
@@ -8,8 +8,6 @@ separate processes (so each peak RSS is its own):
   agent  the agent's pipeline: read, map (demo mapping), validate, hash, and commit to a
          fresh outbox with the cursor, for record type SL
 Prints rows/s and peak RSS of each, and the agent's share of the raw rate.
-``--wal`` reads a copy of the database in WAL mode, where the agent reads SQLite in one
-statement instead of pages (agent/sources/dialects.py: sqlite_streaming_option).
 Target (issue 3): agent >= 1/3 of raw, peak RSS < 150 MB.
 """
 
@@ -105,28 +103,12 @@ def child(kind: str, db: Path, workdir: Path) -> dict[str, float]:
     return json.loads(out.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]
 
 
-def wal_copy(db: Path) -> Path:
-    """A copy of ``db`` in WAL mode (made once), so both readers see the same rows."""
-    import shutil
-    import sqlite3
-
-    wal = db.with_name(db.stem + "-wal.db")
-    if not wal.exists():
-        shutil.copyfile(db, wal.with_suffix(".tmp"))
-        conn = sqlite3.connect(wal.with_suffix(".tmp"))
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.close()
-        wal.with_suffix(".tmp").rename(wal)
-    return wal
-
-
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--workdir", default="/tmp/esup-bench")
     ap.add_argument("--child", choices=["raw", "agent"])
     ap.add_argument("--db")
-    ap.add_argument("--wal", action="store_true", help="read a WAL-mode copy of the database")
     args = ap.parse_args()
     workdir = Path(args.workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -144,8 +126,6 @@ def main() -> None:
         t = time.perf_counter()
         build(db, args.rows)
         print(f"  built in {time.perf_counter() - t:.0f} s")
-    if args.wal:
-        db = wal_copy(db)
     r = child("raw", db, workdir)
     a = child("agent", db, workdir)
     raw_rate = r["rows"] / r["seconds"]
@@ -168,7 +148,6 @@ def main() -> None:
         f"{a['cpu']:.1f} s ({a['rows'] / a['cpu']:,.0f} rows/s), agent / raw on CPU = "
         f"{(a['rows'] / a['cpu']) / (r['rows'] / r['cpu']):.2f}"
     )
-    print(f"legacy database: {db.name} ({'WAL' if args.wal else 'rollback journal'})")
     print(
         f"agent / raw = {agent_rate / raw_rate:.2f} (target >= 0.33); "
         f"agent peak RSS {a['rss_mb']:.0f} MB (target < 150 MB)"

@@ -62,25 +62,3 @@ def driver_options(dialect: str, connection: str, fetch_size: int) -> str:
     if dialect == "mariadb" and "charset" not in present:
         return "CHARSET=utf8mb4"
     return ""
-
-
-def sqlite_streaming_option(connection: str, journal_mode: str) -> str | None:
-    """How a SQLite source can be read in ONE statement instead of keyset pages.
-
-    Pages cost a scan and sort of the whole table each (its times are compared through
-    datetime(), which no index serves), so a large backlog costs pages x table. One
-    statement needs the driver to step through rows (StepAPI) rather than buffer the
-    whole result, and holds a read transaction for the whole read: harmless in WAL mode,
-    where readers never block the legacy application's writers, but in a rollback
-    journal it would lock writers out for all that time.
-
-    Returns the option to add ("" when the connection already turns StepAPI on), or None
-    to keep paging (not WAL, or StepAPI turned off in the connection string)."""
-    if journal_mode.strip().lower() != "wal":
-        return None
-    for part in connection.split(";"):
-        name, _, value = part.partition("=")
-        if name.strip().lower() == "stepapi":
-            # The driver's own reading of a yes/no option: its first character.
-            return "" if value.strip()[:1] in tuple("Yy123456789Tt") else None
-    return "StepAPI=1"

@@ -18,11 +18,9 @@ Three read modes (``TableSettings.mode``):
 
 Chunks hold at most ``fetch_size`` rows (``fetchmany``). Memory stays flat: PostgreSQL reads
 through a server-side cursor, MariaDB and SQLite (whose drivers buffer whole results) in
-keyset pages; a SQLite database in WAL mode through one statement whose rows the driver
-steps through (StepAPI), which spares a table scan per page (see
-``dialects.sqlite_streaming_option``). The cursor in each chunk is the position after its
-last row and is JSON-serialisable (ISO 8601 times with the source's offset).
-``pyodbc.Error`` becomes ``SourceError`` here, with a message saying what to fix.
+keyset pages. The cursor in each chunk is the position after its last row and is
+JSON-serialisable (ISO 8601 times with the source's offset). ``pyodbc.Error`` becomes
+``SourceError`` here, with a message saying what to fix.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from types import TracebackType
@@ -41,7 +39,7 @@ import pyodbc
 
 from agent.errors import SourceError
 
-from .dialects import Dialect, dialect_for, driver_options, sqlite_streaming_option
+from .dialects import Dialect, dialect_for, driver_options
 from .driver_errors import explain, redact
 from .settings import SourceSettings, TableSettings
 
@@ -130,16 +128,10 @@ class OdbcSource:
             return
         conn, dialect = self._connect(self.settings.connection)
         extra = driver_options(dialect.name, self.settings.connection, self.settings.fetch_size)
-        stream = None
-        if dialect.name == "sqlite":
-            stream = sqlite_streaming_option(self.settings.connection, self._journal_mode(conn))
-            extra = stream or extra
         if extra:
             # Reconnect with the options this driver needs (streaming, a known charset).
             conn.close()
             conn, dialect = self._connect(self.settings.connection.rstrip(";") + ";" + extra)
-        if stream is not None and dialect.name == "sqlite":
-            dialect = replace(dialect, paged=False)
         try:
             self._set_text_decoding(conn, dialect)
             self._set_session_zone(conn, dialect)
@@ -147,15 +139,6 @@ class OdbcSource:
             conn.close()
             raise self._fail(exc, "setting up the session (text decoding, time zone)") from exc
         self._conn, self._dialect = conn, dialect
-
-    @staticmethod
-    def _journal_mode(conn: pyodbc.Connection) -> str:
-        """SQLite's journal mode ("wal", "delete", ...); "" when it cannot be asked."""
-        try:
-            row = conn.execute("PRAGMA journal_mode").fetchone()
-        except pyodbc.Error:
-            return ""
-        return str(row[0]) if row is not None else ""
 
     def _set_session_zone(self, conn: pyodbc.Connection, dialect: Dialect) -> None:
         """Make the session's zone the source's, so zone-aware columns (PostgreSQL

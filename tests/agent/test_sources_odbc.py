@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -338,42 +337,3 @@ def test_zone_aware_columns_arrive_as_local_times_of_the_source(
         assert chunk.cursor["ts"] == "2026-09-24T10:00:00+08:00"
         start = datetime.fromisoformat("2026-09-24T10:00:00+08:00")
         assert src.count(table, start, start + timedelta(seconds=1)) == 1
-
-
-@pytest.mark.parametrize("connection_option", ["", ";StepAPI=1", ";StepAPI=0"])
-def test_a_wal_sqlite_database_is_read_in_one_statement_with_the_same_chunks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, connection_option: str
-) -> None:
-    """In WAL mode readers never block writers, so SQLite is read in one streamed statement
-    instead of pages (each page costs a scan of the table); the chunks and cursors are the
-    same as when paged, and the legacy application can commit while the read is open."""
-    monkeypatch.setattr(odbc_module, "PAGE_CHUNKS", 1)
-    chunks_by_mode: dict[str, list[Chunk]] = {}
-    for mode in ("delete", "wal"):
-        path = tmp_path / f"{mode}.db"
-        backend = Backend(
-            "sqlite", sqlite_odbc(path) + connection_option, connect(sqlite_odbc(path))
-        )
-        try:
-            backend.conn.execute(f"PRAGMA journal_mode={mode}")
-            backend.create_events()
-            base = datetime(2026, 9, 24, 10, 0)
-            for key in range(1, 24):
-                backend.insert(key, base + timedelta(seconds=key // 7))
-        finally:
-            backend.conn.close()
-        with source(backend, fetch_size=3) as src:
-            streamed = mode == "wal" and connection_option != ";StepAPI=0"
-            assert src._require()[1].paged is not streamed
-            chunks = src.read(events(), None)
-            first = next(chunks)
-            if streamed:
-                writer = sqlite3.connect(path, timeout=0)  # fails at once if locked out
-                writer.execute(f'INSERT INTO "{TABLE}" VALUES (99, NULL, NULL, NULL)')
-                writer.commit()
-                writer.close()
-            chunks_by_mode[mode] = [first, *chunks]
-    paged, streamed_chunks = chunks_by_mode["delete"], chunks_by_mode["wal"]
-    assert keys(streamed_chunks) == list(range(1, 24))
-    assert [c.rows for c in streamed_chunks] == [c.rows for c in paged]
-    assert [c.cursor for c in streamed_chunks] == [c.cursor for c in paged]
