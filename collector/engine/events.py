@@ -10,6 +10,11 @@ id, case_id (SBLSH), department, kind (warning|yellow|red|anomaly), code (anomal
 ""), rule, level, dedup_key, issued_at (aware datetime, UTC), due (dict: promised_deadline,
 legal_deadline, workdays_used, state; ISO dates or None), calendar_version, rule_version,
 details (dict).
+
+Rules: "overdue" (warning/yellow/red of the promised and legal limits), "step_limit" (yellow),
+or the anomaly code; a verdict re-issued after a withdrawal carries "<rule>#<n>". A
+``data_silence`` anomaly concerns a department, not a case: its case_id is "" and its rule is
+"data_silence:<department>:<last seen, UTC>".
 """
 
 from __future__ import annotations
