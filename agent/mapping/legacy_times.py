@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 from decimal import Decimal
+from operator import itemgetter
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -54,11 +55,14 @@ class FixedFormat:
             else:
                 pattern.append(re.escape(text))
         self._match = re.compile("".join(pattern)).fullmatch
-        # Where each of Y m d H M S is among the groups, or its value when absent.
-        self._slots = [
-            (self.fields.index(name) if name in self.fields else None, default)
-            for name, default in _DEFAULTS.items()
-        ]
+        # Y m d H M S out of the groups followed by the defaults (strptime's when absent).
+        self._defaults = tuple(_DEFAULTS.values())
+        self._pick = itemgetter(
+            *(
+                self.fields.index(name) if name in self.fields else len(self.fields) + i
+                for i, name in enumerate(_DEFAULTS)
+            )
+        )
         # strptime's regex: %Y is exactly four digits, the others one or two, a literal one
         # character, whitespace one or more (so no upper bound then).
         self.min_len = sum(4 if k == "directive" and t == "Y" else 1 for k, t in tokens)
@@ -84,10 +88,7 @@ class FixedFormat:
         found = self._match(text)
         if found is None:
             return SURE_FAIL if self._surely_fails(text) else UNSURE
-        got = found.groups()
-        year, month, day, hour, minute, second = (
-            got[i] if i is not None else default for i, default in self._slots
-        )
+        year, month, day, hour, minute, second = self._pick(found.groups() + self._defaults)
         if not (
             year != "0000"
             and "01" <= month <= "12"
