@@ -98,9 +98,9 @@ STEPS = {
 }
 
 
-def timed_steps() -> collections.Counter[str]:
+def timed_steps() -> collections.defaultdict[str, float]:
     """Wrap the stages in STEPS with timers (this process only: the benchmark's own copy)."""
-    spent: collections.Counter[str] = collections.Counter()
+    spent: collections.defaultdict[str, float] = collections.defaultdict(float)
 
     def timer(name: str, fn: Any) -> Any:
         @functools.wraps(fn)
@@ -153,7 +153,7 @@ def run(kind: str, batches: int, size: int, profile: bool, steps: bool = False) 
             return
         if spent is not None:
             print(f"ingest ({kind}) ms per batch of {size}, by stage (nested stages overlap):")
-            for name, total in spent.most_common():
+            for name, total in sorted(spent.items(), key=lambda item: -item[1]):
                 print(f"  {name:28} {total / batches * 1000:7.1f}")
             return
         raw = raw_insert(store, records)

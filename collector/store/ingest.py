@@ -386,11 +386,11 @@ def _json(rows: list[dict[str, Any]]) -> str:
 def _parts_without_repeated_seqs(items: Sequence[Item]) -> list[Sequence[Item]]:
     """Cut ``items`` where a seq repeats: the repeat must see the first as an earlier delivery."""
     parts: list[Sequence[Item]] = []
-    start, seen = 0, set()
+    start, seen = 0, set[int]()
     for index, (seq, _, _) in enumerate(items):
         if seq is not None and seq in seen:
             parts.append(items[start:index])
-            start, seen = index, set()
+            start, seen = index, set[int]()
         if seq is not None:
             seen.add(seq)
     parts.append(items[start:])

@@ -106,7 +106,11 @@ def _one_of(column: Any, name: str, pg: bool) -> Any:
 def _json_rows_insert(sql: str) -> TextClause:
     """``sql`` with its scalar parameters typed as the columns they fill (SQLite keeps times
     as text in SQLAlchemy's format; only the column type writes that format)."""
-    types = {"rows": String(), "received_at": DateTime(timezone=True), "batch_id": BigInteger()}
+    types: dict[str, Any] = {
+        "rows": String(),
+        "received_at": DateTime(timezone=True),
+        "batch_id": BigInteger(),
+    }
     return text(sql).bindparams(
         *(bindparam(name, type_=kind) for name, kind in types.items() if f":{name}" in sql)
     )
