@@ -21,6 +21,12 @@ class Dialect:
     paged: bool = False  # the driver buffers whole results: read in LIMIT pages
 
     @property
+    def row_values(self) -> bool:
+        # "(ts, key) > (?, ?)" walks an index on (ts, key) in order on these; MariaDB does
+        # not use an index for row comparisons, so it keeps the OR form.
+        return self.name in ("sqlite", "postgresql")
+
+    @property
     def text_times(self) -> bool:
         # SQLite stores times as text: compare normalised 'YYYY-MM-DD HH:MM:SS' strings.
         return self.name == "sqlite"

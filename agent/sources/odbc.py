@@ -329,9 +329,20 @@ class OdbcSource:
                 clauses.append(f"{ts} >= ?")
                 params.append(self._bind_time(cts - timedelta(seconds=table.reread_seconds)))
             else:
-                clauses.append(f"(({ts} = ? AND {key} > ?) OR {ts} > ?)")
-                params += [self._bind_time(cts), cursor.get("key"), self._bind_time(cts)]
+                clause, values = self._after_position(
+                    ts, key, self._bind_time(cts), cursor.get("key")
+                )
+                clauses.append(clause)
+                params += values
         yield from self._stream(table, clauses, params, cursor)
+
+    def _after_position(self, ts: str, key: str, when: Any, last_key: Any) -> tuple[str, list[Any]]:
+        """Rows after (when, last_key) in (timestamp, key) order."""
+        if self._require()[1].row_values:
+            # One range on an index of (timestamp, key): each page starts where the last
+            # ended instead of sorting every remaining row again.
+            return f"({ts}, {key}) > (?, ?)", [when, last_key]
+        return f"(({ts} = ? AND {key} > ?) OR {ts} > ?)", [when, last_key, when]
 
     def read_range(
         self,
@@ -511,7 +522,8 @@ class OdbcSource:
             raw = by_name[_TS_ALIAS]
         else:
             raw = _pick(by_name, table.timestamp_column or "", self.settings.name, table.label)
-        return [f"(({ts} = ? AND {key_column} > ?) OR {ts} > ?)"], [raw, key, raw]
+        clause, values = self._after_position(ts, key_column, raw, key)
+        return [clause], values
 
     def _fetch(
         self, table: TableSettings, sql: str, params: list[Any]
