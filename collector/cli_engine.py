@@ -225,18 +225,37 @@ def calendar_add_workdays(start: str, n: int, **options: Any) -> None:
     Example:
       esup-collector calendar add-workdays 2026-09-24 5     # prints 2026-10-09
     """
-    from .engine.calendar_store import current_calendar
-
     begin = _date(start, "START")
-    engine = _engine(_settings(**options))
-    try:
-        cal = current_calendar(engine)
-    finally:
-        engine.dispose()
-    result = cal.add_workdays(begin, n)
+    result = _calendar_for_arithmetic(_settings(**options)).add_workdays(begin, n)
     click.echo(result.date.isoformat())
     if result.provisional:
         click.echo("(provisional)", err=True)
+
+
+def _calendar_for_arithmetic(settings: Any) -> Any:
+    """The store's current calendar; before any store exists, the built-in one (the
+    chinese-calendar seed), so date arithmetic works on a machine with no collector yet."""
+    from .clock import WorkCalendar, seed_rows, seed_years
+    from .engine.calendar_store import current_calendar
+    from .store.engine import make_engine
+    from .store.migrate import current_revision
+
+    url = settings.resolved_store_url
+    if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+        engine = None
+    else:
+        engine = make_engine(url)
+        if current_revision(engine) is None:
+            engine.dispose()
+            engine = None
+    if engine is None:
+        click.echo("(no collector store yet: built-in calendar / 使用内置日历)", err=True)
+        return WorkCalendar.from_rows(seed_rows(seed_years()))
+    try:
+        _engine(settings).dispose()  # refuses a store behind the newest migration
+        return current_calendar(engine)
+    finally:
+        engine.dispose()
 
 
 # -- case ------------------------------------------------------------------------------------
