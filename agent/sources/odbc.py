@@ -341,7 +341,9 @@ class OdbcSource:
         if self._require()[1].row_values:
             # One range on an index of (timestamp, key): each page starts where the last
             # ended instead of sorting every remaining row again.
-            return f"({ts}, {key}) > (?, ?)", [when, last_key]
+            # The redundant "ts >= ?" gives the planner the range's lower end, which it
+            # does not take from the row comparison on an expression index.
+            return f"({ts} >= ? AND ({ts}, {key}) > (?, ?))", [when, when, last_key]
         return f"(({ts} = ? AND {key} > ?) OR {ts} > ?)", [when, last_key, when]
 
     def read_range(
