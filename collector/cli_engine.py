@@ -349,13 +349,19 @@ def rules_show(rules_file: Path | None, **options: Any) -> None:
 def rules_run(at_text: str | None, mode: str, rules_file: Path | None, **options: Any) -> None:
     """Run the sweep once and print what it did (exit 0; 75 when another sweep was running)."""
     from .engine.sweep import run_sweep
+    from .supervision import listener as supervision_listener
+    from .supervision.matters import MatterPolicy
 
     settings = _settings(**options)
     loaded = _load_rules(rules_file, settings)
     engine = _engine(settings)
+    # Cards issued here open their supervision matters in the same transaction, as in the
+    # collector's own sweeps (notifications catch up from the outbox's next run).
+    supervision_listener.subscribe(MatterPolicy(reply_workdays=settings.supervision_reply_workdays))
     try:
         result = run_sweep(engine, mode=mode, at=_at(at_text), rules=loaded)
     finally:
+        supervision_listener.unsubscribe()
         engine.dispose()
     click.echo(result.summary())
     if not result.ran:

@@ -105,6 +105,10 @@ def test_import_then_rules_run_then_case_show(
     )
     assert swept.exit_code == 0, swept.output
     assert "1 cases evaluated" in swept.stdout and "yellow 1" in swept.stdout
+    # The yellow card issued from the command line opened its supervision matter too.
+    matters = CliRunner().invoke(main, ["supervision", "list", "--json", "--store", store_url])
+    assert matters.exit_code == 0, matters.output
+    assert [(m["case_id"], m["card"]) for m in json.loads(matters.stdout)] == [(CASE, "yellow")]
     shown = CliRunner().invoke(
         main, ["case", "show", CASE, "--json", "--at", "2026-10-10T09:00", "--store", store_url]
     )
