@@ -16,7 +16,7 @@ from sqlalchemy import Connection, and_, or_, select
 from collector.clock import ItemLimits
 from collector.engine.sql_lists import in_list
 from collector.engine.verdicts import CaseInput, CaseRecord
-from collector.store.tables import case_clocks, records_current
+from collector.store.tables import case_clocks, engine_dirty_cases, records_current
 from collector.store.timestamps import as_utc
 
 #: Record types that belong to a case (the catalogue and operations do not).
@@ -174,3 +174,16 @@ def dirty_cases(conn: Connection, since: datetime | None) -> tuple[list[str], da
         if received is not None and (newest is None or received > newest):
             newest = received
     return sorted(found), newest
+
+
+def marked_cases(conn: Connection) -> dict[str, datetime]:
+    """Cases the ingest marked for evaluation, with when each was (last) marked."""
+    rows = conn.execute(select(engine_dirty_cases.c.sblsh, engine_dirty_cases.c.marked_at))
+    return {str(sblsh): marked_at for sblsh, marked_at in rows}
+
+
+def clear_marks(conn: Connection, marks: dict[str, datetime]) -> None:
+    """Clear the marks that were evaluated; a case marked again meanwhile keeps its mark."""
+    table = engine_dirty_cases
+    for sblsh, marked_at in marks.items():
+        conn.execute(table.delete().where(table.c.sblsh == sblsh, table.c.marked_at <= marked_at))

@@ -21,9 +21,11 @@ from collector.clock import SHANGHAI, CaseClock, WorkCalendar, evaluate
 from collector.engine import calendar_store, exemptions, reassess, rules_store
 from collector.engine.cases import (
     Catalogue,
+    clear_marks,
     dirty_cases,
     load_cases,
     load_catalogue,
+    marked_cases,
     open_case_page,
 )
 from collector.engine.lock import sweep_lock
@@ -264,18 +266,23 @@ def run_sweep(
             _silence_verdicts(engine, silences, calendar, rules, at, result)
             _rejected_refusal_verdicts(engine, calendar, rules, at, result)
         else:
+            marks: dict[str, datetime] = {}
             if mode == "dirty":
                 since = datetime.fromisoformat(watermark_text) if watermark_text else None
                 with engine.connect() as conn:
                     ids, newest = dirty_cases(conn, since)
+                    marks = marked_cases(conn)
+                ids = sorted(set(ids) | set(marks))
             else:
                 ids, newest = sorted(set(cases or ())), None
             for start in range(0, len(ids), page):
                 _evaluate_page(engine, ids[start : start + page], **kwargs)  # type: ignore[arg-type]
                 held.renew()
-            if mode == "dirty" and newest is not None:
+            if mode == "dirty":
                 with engine.begin() as conn:
-                    _set_state(conn, _WATERMARK, newest.isoformat())
+                    clear_marks(conn, marks)
+                    if newest is not None:
+                        _set_state(conn, _WATERMARK, newest.isoformat())
         current_basis = f"{calendar.version}|{rules.version}"
         if basis != current_basis:
             if basis is not None:

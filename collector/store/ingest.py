@@ -24,6 +24,8 @@ from sqlalchemy import Connection
 from exchange_spec import business_key, content_hash, event_time, validate_record, version
 
 from .ingest_sql import statements
+from .tables import engine_dirty_cases
+from .upsert import insert_on_conflict
 
 STATUSES = ("accepted", "duplicate", "superseded", "rejected")
 
@@ -234,6 +236,7 @@ class RecordWriter:
             p.version_id = inserted[(p.key, p.sjbbh)]
             held[(p.key, p.sjbbh)] = (p.version_id, p.digest)
         self._settle_new_versions(new)
+        self._mark_dirty(new)
         for p in valid:
             if p.version_id is not None:
                 continue  # a version this batch inserted: settled above
@@ -242,6 +245,20 @@ class RecordWriter:
                 p.status, p.version_id = "duplicate", version_id
             else:
                 p.problems.append(_version_conflict(p.key, p.sjbbh))
+
+    def _mark_dirty(self, new: list[_Pending]) -> None:
+        """Mark the cases of new versions for the engine, in this same transaction."""
+        cases = sorted({str(p.record["SBLSH"]) for p in new if p.record.get("SBLSH")})
+        if not cases:
+            return
+        statement = insert_on_conflict(self.conn, engine_dirty_cases)
+        self.conn.execute(
+            statement.on_conflict_do_update(
+                index_elements=[engine_dirty_cases.c.sblsh],
+                set_={"marked_at": statement.excluded.marked_at},
+            ),
+            [{"sblsh": sblsh, "marked_at": self.now} for sblsh in cases],
+        )
 
     def _insert_versions(
         self, firsts: dict[tuple[str, int], _Pending]

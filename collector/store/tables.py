@@ -435,3 +435,13 @@ supervision_documents = Table(
     Column("generated_at", DateTime(timezone=True), nullable=False),
     Column("generated_by", String(100), nullable=False, server_default=""),
 )
+
+# Cases the ingest touched, marked in the ingest's own transaction: the engine's dirty
+# sweep evaluates and clears them. A receipt-time watermark alone misses a batch that
+# commits after a later one; a mark commits exactly with the records it points at.
+engine_dirty_cases = Table(
+    "engine_dirty_cases",
+    metadata,
+    Column("sblsh", Text, primary_key=True),
+    Column("marked_at", DateTime(timezone=True), nullable=False),
+)
