@@ -9,15 +9,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import NotifyConfigError, ProviderError
+from ..errors import NotifyConfigError
 from .base import Outgoing, SendResult
-from .transport import call_json
+from .transport import post_bot_message
 
 DEFAULT_ENDPOINT = "https://oapi.dingtalk.com/robot/send"
 RETRYABLE_ERRCODES = {130101, -1}  # sending too fast; system busy
@@ -60,19 +59,5 @@ class DingTalkBot:
             "msgtype": "markdown",
             "markdown": {"title": message.subject or "电子监察", "text": message.body},
         }
-        _status, body = call_json(
-            self.name,
-            self.endpoint,
-            params=params,
-            content=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-            headers={"Content-Type": "application/json; charset=utf-8"},
-        )
-        errcode = int(body.get("errcode", -1))
-        if errcode != 0:
-            raise ProviderError(
-                self.name,
-                str(errcode),
-                str(body.get("errmsg", "")),
-                retryable=errcode in RETRYABLE_ERRCODES,
-            )
+        body = post_bot_message(self.name, self.endpoint, params, payload, RETRYABLE_ERRCODES)
         return SendResult(self.name, f"dingtalk-{message.id}", body)

@@ -46,3 +46,29 @@ def call_json(
             provider, "bad_answer", f"JSON object expected: {body!r}", retryable=False
         )
     return response.status_code, body
+
+
+def post_bot_message(
+    provider: str,
+    url: str,
+    params: dict[str, str],
+    payload: dict[str, Any],
+    retryable_errcodes: set[int],
+) -> dict[str, Any]:
+    """POST a group robot's JSON message (DingTalk, WeCom); errcode 0 is success."""
+    _status, body = call_json(
+        provider,
+        url,
+        params=params,
+        content=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+        headers={"Content-Type": "application/json; charset=utf-8"},
+    )
+    errcode = int(body.get("errcode", -1))
+    if errcode != 0:
+        raise ProviderError(
+            provider,
+            str(errcode),
+            str(body.get("errmsg", "")),
+            retryable=errcode in retryable_errcodes,
+        )
+    return body

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import NotifyConfigError, ProviderError
+from ..errors import NotifyConfigError
 from .base import Outgoing, SendResult
-from .transport import call_json
+from .transport import post_bot_message
 
 DEFAULT_ENDPOINT = "https://qyapi.weixin.qq.com/cgi-bin/webhook/send"
 RETRYABLE_ERRCODES = {45009, -1}  # over the 20-per-minute limit; system busy
@@ -36,19 +35,7 @@ class WeComBot:
 
     def send(self, message: Outgoing) -> SendResult:
         payload = {"msgtype": "markdown", "markdown": {"content": message.body}}
-        _status, body = call_json(
-            self.name,
-            self.endpoint,
-            params={"key": self.key},
-            content=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-            headers={"Content-Type": "application/json; charset=utf-8"},
+        body = post_bot_message(
+            self.name, self.endpoint, {"key": self.key}, payload, RETRYABLE_ERRCODES
         )
-        errcode = int(body.get("errcode", -1))
-        if errcode != 0:
-            raise ProviderError(
-                self.name,
-                str(errcode),
-                str(body.get("errmsg", "")),
-                retryable=errcode in RETRYABLE_ERRCODES,
-            )
         return SendResult(self.name, f"wecom-{message.id}", body)
