@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from collector.clock import CaseClock, WorkCalendar, local_date
 from collector.engine.rules_file import EngineRules
-from collector.engine.verdicts.case_input import Candidate, CaseContext, CaseInput
+from collector.engine.verdicts.case_input import Candidate, CaseContext, CaseInput, CaseRecord
 
 
 def warning(clock: CaseClock, today: date) -> list[Candidate]:
@@ -56,8 +57,30 @@ def yellow(
     return []
 
 
-def step_limits(case: CaseInput, rules: EngineRules, calendar: WorkCalendar) -> list[Candidate]:
-    """Yellow when an approval step (SPCL) took longer than its configured limit."""
+#: The step that follows each reported one (SPHJDM): 承办 -> 审核 -> 批准; "" = no SPCL yet.
+_NEXT_STEP = {"": "1", "1": "2", "2": "3"}
+_STEP_NAMES = {"1": "承办", "2": "审核", "3": "批准"}
+
+
+@dataclass(frozen=True, slots=True)
+class PendingStep:
+    """The approval step a running case waits for, and when it goes over its limit."""
+
+    code: str  # SPHJDM of the pending step
+    since: date  # the later of SLSJ and the last SPSJ: day 0 of the step
+    limit: int  # working days allowed ([engine.step_limits])
+    over_on: date  # the first day on which more than ``limit`` working days have passed
+
+
+def step_limits(
+    case: CaseInput,
+    rules: EngineRules,
+    calendar: WorkCalendar,
+    clock: CaseClock | None = None,
+    today: date | None = None,
+) -> list[Candidate]:
+    """Yellow when an approval step (SPCL) took longer than its configured limit, or (with
+    ``clock`` and ``today``) when the step a running case waits for is already past it."""
     if not rules.step_limits:
         return []
     sl = case.one("SL")
@@ -65,8 +88,7 @@ def step_limits(case: CaseInput, rules: EngineRules, calendar: WorkCalendar) -> 
         return []
     previous = local_date(sl.body.get("SLSJ"), "SL.SLSJ")
     over: list[dict[str, object]] = []
-    steps = sorted(case.of_type("SPCL"), key=lambda r: _step_order(r.body.get("SPBZH")))
-    for step in steps:
+    for step in _steps(case):
         when = local_date(step.body.get("SPSJ"), "SPCL.SPSJ")
         code = str(step.body.get("SPHJDM", ""))
         allowed = rules.step_limits.get(code)
@@ -82,9 +104,72 @@ def step_limits(case: CaseInput, rules: EngineRules, calendar: WorkCalendar) -> 
                     }
                 )
         previous = max(previous, when)
+    if clock is not None and today is not None:
+        pending = pending_step(case, clock, rules, calendar)
+        if pending is not None and pending.over_on <= today:
+            suspended = _suspended_days(clock)
+            took = calendar.workdays_between(pending.since, today).count - sum(
+                1 for d in suspended if pending.since < d <= today and calendar.is_workday(d)
+            )
+            over.append(
+                {
+                    "SPHJDM": pending.code,
+                    "step": _STEP_NAMES.get(pending.code, pending.code),
+                    "pending": True,
+                    "since": pending.since.isoformat(),
+                    "over_on": pending.over_on.isoformat(),
+                    "took": took,
+                    "limit": pending.limit,
+                }
+            )
     if not over:
         return []
     return [Candidate("yellow", "", "step_limit", "yellow", {"steps": over})]
+
+
+def pending_step(
+    case: CaseInput, clock: CaseClock, rules: EngineRules, calendar: WorkCalendar
+) -> PendingStep | None:
+    """The step a running case waits for, when ``[engine.step_limits]`` limits it: the one
+    after the last reported SPCL (step 1 承办 with none yet), counted from the later of SLSJ and
+    the last SPSJ in working days, the clock's suspended days (special procedure B, correction)
+    left out. None when the case is completed or not accepted, or the step has no limit."""
+    if not rules.step_limits or clock.accepted_on is None or clock.completed_on is not None:
+        return None
+    if case.one("BJ") is not None:
+        return None
+    steps = _steps(case)
+    last = str(steps[-1].body.get("SPHJDM", "")) if steps else ""
+    code = _NEXT_STEP.get(last)
+    allowed = rules.step_limits.get(code) if code is not None else None
+    if code is None or allowed is None:
+        return None
+    since = clock.accepted_on
+    for step in steps:
+        since = max(since, local_date(step.body.get("SPSJ"), "SPCL.SPSJ"))
+    suspended = _suspended_days(clock)
+    # The (allowed + 1)-th working day after ``since`` that is not suspended.
+    day, counted = since, 0
+    while counted <= allowed:
+        day = calendar.add_workdays(day, 1).date
+        if day not in suspended:
+            counted += 1
+    return PendingStep(code, since, allowed, day)
+
+
+def _steps(case: CaseInput) -> list[CaseRecord]:
+    return sorted(case.of_type("SPCL"), key=lambda r: _step_order(r.body.get("SPBZH")))
+
+
+def _suspended_days(clock: CaseClock) -> set[date]:
+    """Dates the clock stood still: (start, end] of each suspension, as the clock applied it."""
+    days: set[date] = set()
+    for suspension in clock.suspensions:
+        day = suspension.start + timedelta(days=1)
+        while day <= suspension.end:
+            days.add(day)
+            day += timedelta(days=1)
+    return days
 
 
 def _step_order(value: object) -> tuple[int, str]:

@@ -52,7 +52,7 @@ def evaluate_case(
     found: list[Candidate] = []
     found += deadlines.warning(clock, today)
     found += deadlines.yellow(clock, rules, calendar, today)
-    found += deadlines.step_limits(case, rules, calendar)
+    found += deadlines.step_limits(case, rules, calendar, clock, today)
     found += deadlines.red(clock, rules, calendar, context, today)
     found += anomalies.from_clock_facts(clock)
     found += anomalies.refusal_without_reason(case)

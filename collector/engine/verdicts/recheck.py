@@ -1,11 +1,17 @@
 """When time alone can next change a case's verdicts: the full sweep's skip list.
 
 Pure: the earliest of the warning day, the yellow day, the day after the red-after-yellow
-window and the day after the legal deadline that is after ``today``. Cases whose outcome
-depends on more than the date (an open suspension moves the deadline daily; a silent
-department or an exemption expires) are rechecked the next day. None: nothing more can happen
-by time alone (completed, not accepted, or every card already due); new records, a calendar
-or a rules change still bring the case back.
+window, the day after the legal deadline and the day the pending approval step goes over its
+``[engine.step_limits]`` limit that is after ``today``. Cases whose outcome depends on more than
+the date (an open suspension moves the deadline daily; a silent department or an exemption
+expires) are rechecked the next day. None: nothing more can happen by time alone (completed,
+not accepted, or every card already due); new records, a calendar or a rules change still bring
+the case back.
+
+The pending step needs the case's records (``case``). Without them, and with step limits
+configured, the answer is the earliest day any step could go over (the shortest limit counted
+from acceptance) and, once that has passed, the next day: a step card is never missed, at the
+price of daily rechecks.
 """
 
 from __future__ import annotations
@@ -14,8 +20,8 @@ from datetime import date, timedelta
 
 from collector.clock import CaseClock, WorkCalendar
 from collector.engine.rules_file import EngineRules
-from collector.engine.verdicts.case_input import CaseContext
-from collector.engine.verdicts.deadlines import yellow_day
+from collector.engine.verdicts.case_input import CaseContext, CaseInput
+from collector.engine.verdicts.deadlines import pending_step, yellow_day
 
 _ONE_DAY = timedelta(days=1)
 
@@ -26,6 +32,7 @@ def recheck_on(
     calendar: WorkCalendar,
     context: CaseContext,
     today: date,
+    case: CaseInput | None = None,
 ) -> date | None:
     if clock.completed_on is not None or clock.accepted_on is None:
         return None
@@ -42,5 +49,14 @@ def recheck_on(
         triggers.append(window_end + _ONE_DAY)
     if clock.legal_deadline is not None:
         triggers.append(clock.legal_deadline + _ONE_DAY)
+    if rules.step_limits:
+        if case is not None:
+            pending = pending_step(case, clock, rules, calendar)
+            if pending is not None:
+                triggers.append(pending.over_on)
+        else:
+            shortest = min(rules.step_limits.values())
+            earliest = calendar.add_workdays(clock.accepted_on, shortest + 1).date
+            triggers.append(earliest if earliest > today else today + _ONE_DAY)
     future = [d for d in triggers if d > today]
     return min(future) if future else None
