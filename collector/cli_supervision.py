@@ -283,7 +283,6 @@ def notice(matter: str, pdf_out: Path, html_out: Path | None, by: str, **options
     Example:
       esup-collector supervision notice 督〔2026〕第0001号 --pdf 督办通知书.pdf
     """
-    from .supervision.calendars import calendar_for
     from .supervision.documents import generate_notice
 
     settings = _settings(**options)
@@ -292,7 +291,6 @@ def notice(matter: str, pdf_out: Path, html_out: Path | None, by: str, **options
         stored = generate_notice(
             conn,
             matter,
-            calendar=calendar_for(conn),
             bureau_name=settings.bureau_name,
             documents_dir=settings.documents_dir,
             by=by,

@@ -1,5 +1,9 @@
 """Notices of a matter: 督办通知书 (yellow) and 整改建议书 (red), as HTML and PDF.
 
+Overdue working days are counted on the calendar version the card names (the matter's
+``calendar_version``), never on whatever calendar is newest when the notice is printed: a
+calendar imported after the card would otherwise change what the card said.
+
 The notice is built only from whitelisted facts: the case number, the item, the acceptance
 time, deadlines and overdue days, rule and calendar versions, the department and the bureau.
 Applicants' personal data (name, ID number, phone) is never read into the context, so a
@@ -19,9 +23,10 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from sqlalchemy import Connection, insert, select
 
-from collector.clock import SHANGHAI, WorkCalendar
+from collector.clock import SHANGHAI
 from collector.store.tables import departments, records_current, supervision_documents
 
+from .calendars import calendar_for
 from .errors import DocumentError
 from .matters import Matter, add_event, get_matter, utc_time
 from .pdf import html_to_pdf
@@ -90,10 +95,10 @@ def _department_name(conn: Connection, code: str, fallback: str) -> str:
     return str(name or fallback or code)
 
 
-def notice_context(
-    conn: Connection, matter: Matter, *, calendar: WorkCalendar, bureau_name: str
-) -> dict[str, Any]:
-    """Everything the notice shows, as text; no applicant data is read."""
+def notice_context(conn: Connection, matter: Matter, *, bureau_name: str) -> dict[str, Any]:
+    """Everything the notice shows, as text; no applicant data is read. Working days are
+    counted on the matter's calendar version (the one its card was computed with)."""
+    calendar = calendar_for(conn, matter.calendar_version)
     bodies = _case_bodies(conn, matter.case_id)
     sl, sb = bodies.get("SL", {}), bodies.get("SB", {})
     item_code = str(sl.get("SXBM") or sb.get("SXBM") or "")
@@ -182,7 +187,6 @@ def generate_notice(
     conn: Connection,
     ref: int | str,
     *,
-    calendar: WorkCalendar,
     bureau_name: str,
     documents_dir: Path,
     by: str,
@@ -191,9 +195,7 @@ def generate_notice(
     """Render the matter's notice as HTML and PDF, store the PDF and record it in history."""
     at = utc_time(at, "generation time")
     matter = get_matter(conn, ref)
-    html = render_notice_html(
-        notice_context(conn, matter, calendar=calendar, bureau_name=bureau_name)
-    )
+    html = render_notice_html(notice_context(conn, matter, bureau_name=bureau_name))
     pdf = html_to_pdf(html)
     digest, path = store_pdf(documents_dir, pdf)
     relative = path.relative_to(documents_dir).as_posix()

@@ -38,9 +38,7 @@ def test_the_notice_html_holds_the_facts_and_no_applicant_data(
     import_case(engine, tmp_path)
     with engine.begin() as conn:
         (matter,) = open_matters_for(conn, [verdict(1)], calendar=calendar)
-        html = render_notice_html(
-            notice_context(conn, matter, calendar=calendar, bureau_name=BUREAU)
-        )
+        html = render_notice_html(notice_context(conn, matter, bureau_name=BUREAU))
     for text in (
         "督办通知书",
         "督〔2026〕第0001号",
@@ -70,9 +68,7 @@ def test_the_red_notice_is_a_rectification_proposal(
     import_case(engine, tmp_path)
     with engine.begin() as conn:
         (matter,) = open_matters_for(conn, [verdict(2, kind="red")], calendar=calendar)
-        html = render_notice_html(
-            notice_context(conn, matter, calendar=calendar, bureau_name=BUREAU)
-        )
+        html = render_notice_html(notice_context(conn, matter, bureau_name=BUREAU))
     assert "整改建议书" in html
     assert "已超过法定办理时限" in html
     assert "追究有关人员的行政过错责任" in html
@@ -90,9 +86,7 @@ def test_names_are_escaped_in_the_html(
             .values(name="<script>alert(1)</script>局")
         )
         (matter,) = open_matters_for(conn, [verdict(1)], calendar=calendar)
-        html = render_notice_html(
-            notice_context(conn, matter, calendar=calendar, bureau_name="A&B")
-        )
+        html = render_notice_html(notice_context(conn, matter, bureau_name="A&B"))
     assert "<script>" not in html
     assert "&lt;script&gt;alert(1)&lt;/script&gt;局" in html
     assert "A&amp;B" in html
@@ -113,7 +107,6 @@ def test_the_pdf_has_chinese_text_and_an_embedded_cjk_font(
         stored = generate_notice(
             conn,
             matter.number,
-            calendar=calendar,
             bureau_name=BUREAU,
             documents_dir=documents_dir,
             by="李监察员",

@@ -44,8 +44,7 @@ def test_the_sweep_opens_matters_for_its_cards(engine: Engine, subscribed: None)
     run_sweep(engine, at=at("2026-10-10 12:00"))  # the same card again: nothing new
     with engine.connect() as conn:
         (yellow,) = list_matters(conn)
-        calendar = calendar_for(conn)
-        html = render_notice_html(notice_context(conn, yellow, calendar=calendar, bureau_name="局"))
+        html = render_notice_html(notice_context(conn, yellow, bureau_name="局"))
     assert (yellow.case_id, yellow.card, yellow.number) == (CASE, "yellow", "督〔2026〕第0001号")
     assert yellow.opened_on == date(2026, 10, 10)
     assert yellow.due_reply_by == date(2026, 10, 16)  # 12, 13, 14, 15, 16 Oct
