@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import getpass
 import json
+import sys
+from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -334,6 +336,13 @@ def rules_show(rules_file: Path | None, **options: Any) -> None:
         click.echo(f"  [engine.step_limits] {code} = {days} working days")
 
 
+def _sweep_progress() -> Callable[[int], None]:
+    def show(cases: int) -> None:
+        click.echo(f"\r评估中 / evaluating: {cases:,} cases", err=True, nl=False)
+
+    return show
+
+
 @rules.command("run")
 @_store_options
 @_rules_option
@@ -345,9 +354,27 @@ def rules_show(rules_file: Path | None, **options: Any) -> None:
     show_default=True,
     help="full: every open case; dirty: cases with records received since the last sweep.",
 )
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Processes evaluating pages (default: engine_sweep_workers; 0: one per core).",
+)
 @_speaks
-def rules_run(at_text: str | None, mode: str, rules_file: Path | None, **options: Any) -> None:
-    """Run the sweep once and print what it did (exit 0; 75 when another sweep was running)."""
+def rules_run(
+    at_text: str | None,
+    mode: str,
+    rules_file: Path | None,
+    workers: int | None,
+    **options: Any,
+) -> None:
+    """Run the sweep once and print what it did (exit 0; 75 when another sweep was running).
+
+    \b
+    Examples:
+      esup-collector rules run
+      esup-collector rules run --at "2026-10-09 09:00" --workers 1
+    """
     from .engine.sweep import run_sweep
     from .supervision import listener as supervision_listener
     from .supervision.matters import MatterPolicy
@@ -359,10 +386,19 @@ def rules_run(at_text: str | None, mode: str, rules_file: Path | None, **options
     # collector's own sweeps (notifications catch up from the outbox's next run).
     supervision_listener.subscribe(MatterPolicy(reply_workdays=settings.supervision_reply_workdays))
     try:
-        result = run_sweep(engine, mode=mode, at=_at(at_text), rules=loaded)
+        result = run_sweep(
+            engine,
+            mode=mode,
+            at=_at(at_text),
+            rules=loaded,
+            workers=(settings.engine_sweep_workers if workers is None else workers) or None,
+            progress=_sweep_progress() if sys.stderr.isatty() else None,
+        )
     finally:
         supervision_listener.unsubscribe()
         engine.dispose()
+    if sys.stderr.isatty():
+        click.echo("", err=True)
     click.echo(result.summary())
     if not result.ran:
         raise SystemExit(75)

@@ -52,6 +52,9 @@ class CollectorSettings:
     engine_dirty_seconds: int = 0
     #: Minutes between full sweeps of every open case (time passing makes cases overdue).
     engine_full_sweep_minutes: int = 10
+    #: Processes that evaluate a sweep of more than one page (2,000 cases); 0: one per core,
+    #: at most 4; 1: evaluate in the collector's own process.
+    engine_sweep_workers: int = 0
 
     @property
     def resolved_store_url(self) -> str:
@@ -111,6 +114,7 @@ _INT_KEYS = {
     "supervision_reply_workdays",
     "engine_dirty_seconds",
     "engine_full_sweep_minutes",
+    "engine_sweep_workers",
 }
 _PATH_KEYS = {"data_dir", "key_file", "notify_config", "engine_rules_file"}
 KNOWN_KEYS = {f.name for f in fields(CollectorSettings)}

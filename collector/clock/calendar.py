@@ -110,6 +110,11 @@ class WorkCalendar:
 
     __slots__ = ("_base", "_cum_unknown", "_cum_work", "_days", "_end", "_version", "_years")
 
+    def __reduce__(self) -> tuple[type[WorkCalendar], tuple[dict[date, DayInfo], str]]:
+        # Rebuilt from its days in the receiving process (sweep workers): the read-only
+        # mapping view cannot be pickled, and the indexes are cheaper to rebuild than to send.
+        return (WorkCalendar, (dict(self._days), self._version))
+
     def __init__(self, days: Mapping[date, DayInfo], version: str) -> None:
         years = sorted({d.year for d in days})
         for year in years:

@@ -24,3 +24,7 @@ class NotFound(EngineError):
 
 class AuditChainBroken(EngineError):
     """The audit log's hash chain does not verify."""
+
+
+class SweepWorkerDied(EngineError):
+    """A worker process of a sweep ended abruptly (killed, out of memory)."""

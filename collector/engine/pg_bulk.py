@@ -8,10 +8,10 @@ per page is a single string parameter that PostgreSQL parses in C (SQLite keeps 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, text
 
 _CLOCK_COLUMNS = (
@@ -53,15 +53,9 @@ def _recordset(columns: Sequence[tuple[str, str]]) -> str:
 
 
 def _page(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
-    # Dates and datetimes become ISO text, which the recordset's column types parse back.
-    return {"page": json.dumps(rows, ensure_ascii=False, default=_iso)}
-
-
-def _iso(value: object) -> str:
-    isoformat = getattr(value, "isoformat", None)
-    if isoformat is None:
-        raise TypeError(f"cannot store {type(value).__name__} in a bulk page")
-    return str(isoformat())
+    # Dates and datetimes become ISO 8601 text, which the recordset's column types parse back;
+    # orjson encodes a page several times faster than the json module with a default hook.
+    return {"page": orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()}
 
 
 def upsert_clocks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:

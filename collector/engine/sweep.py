@@ -9,15 +9,16 @@ A change of calendar or rules version since the last sweep triggers reassessment
 
 from __future__ import annotations
 
+import os
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
-from collector.clock import SHANGHAI, CaseClock, WorkCalendar, evaluate
+from collector.clock import SHANGHAI, CaseClock, WorkCalendar
 from collector.engine import calendar_store, exemptions, reassess, rules_store
 from collector.engine.cases import (
     Catalogue,
@@ -28,20 +29,22 @@ from collector.engine.cases import (
     marked_cases,
     open_case_page,
 )
-from collector.engine.lock import sweep_lock
+from collector.engine.errors import SweepWorkerDied
+from collector.engine.lock import Held, sweep_lock
+from collector.engine.page_eval import PageInputs, PageOutcome, evaluate_page
+from collector.engine.page_eval import clock_of as _page_clock_of
+from collector.engine.page_workers import PageWorkers, WorkerDied
 from collector.engine.rejected_refusals import rejected_refusals
 from collector.engine.rules_file import EngineRules, load_rules
 from collector.engine.silence import Silence, silent_departments
 from collector.engine.verdict_store import (
+    StoredVerdict,
     existing,
     save_clocks,
     store_new,
     to_issue,
-    yellow_issued_on,
 )
-from collector.engine.verdicts import Candidate, CaseContext, CaseInput, evaluate_case
-from collector.engine.verdicts.evaluate import due_basis
-from collector.engine.verdicts.recheck import recheck_on
+from collector.engine.verdicts import Candidate, CaseInput
 from collector.store.tables import engine_state
 from collector.store.timestamps import utc_now
 from collector.store.upsert import insert_on_conflict
@@ -90,56 +93,89 @@ def clock_of(
     rules: EngineRules,
     at: datetime,
 ) -> CaseClock:
-    from collector.clock import ItemLimits
-
-    limits = ItemLimits.from_sx(case.item) if case.item is not None else None
-    return evaluate([r.body for r in case.records], limits, calendar, rules.clock, at)
+    return _page_clock_of(case, calendar, rules, at)
 
 
-def _evaluate_page(
-    engine: Engine,
-    sblshs: list[str],
-    *,
-    catalogue: Catalogue,
-    calendar: WorkCalendar,
-    rules: EngineRules,
-    at: datetime,
-    silences: dict[str, Silence],
-    exempt: dict[str, frozenset[str]],
-    result: SweepResult,
+def default_workers() -> int:
+    """Worker processes for a sweep of more than one page: one per core, at most 4."""
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _load_page(
+    engine: Engine, ids: list[str], catalogue: Catalogue
+) -> tuple[list[CaseInput], dict[str, list[StoredVerdict]]]:
+    with engine.connect() as conn:
+        cases = load_cases(conn, ids, catalogue)
+        return cases, existing(conn, [c.sblsh for c in cases])
+
+
+def _write_page(
+    engine: Engine, outcome: PageOutcome, inputs: PageInputs, result: SweepResult
 ) -> None:
+    # A record that arrives between the page's read and this write marks its case dirty
+    # (ingest), so the dirty sweep evaluates it again; verdicts are unique per (case, rule,
+    # level), so a repeated evaluation never issues twice.
     with engine.begin() as conn:
-        cases = load_cases(conn, sblshs, catalogue)
-        stored = existing(conn, [c.sblsh for c in cases])
-        pending: list[tuple[str, str, Candidate, dict[str, object]]] = []
-        clocks: list[tuple[str, CaseClock, date | None]] = []
-        today = at.astimezone(SHANGHAI).date()
-        for case in cases:
-            clock = clock_of(case, catalogue, calendar, rules, at)
-            prior = stored.get(case.sblsh, [])
-            silence = silences.get(case.department)
-            context = CaseContext(
-                yellow_issued_on=yellow_issued_on(prior),
-                silent_since=silence.since if silence else None,
-                exempt=exempt.get(case.sblsh, frozenset()),
-            )
-            due = due_basis(clock)
-            found = evaluate_case(case, clock, calendar, rules, at, context)
-            for candidate in to_issue(found, prior):
-                pending.append((case.sblsh, case.department, candidate, due))
-            clocks.append(
-                (case.department, clock, recheck_on(clock, rules, calendar, context, today))
-            )
-        result.cases += len(cases)
-        save_clocks(conn, clocks, at)
+        save_clocks(conn, outcome.clock_rows)
         created = store_new(
             conn,
-            pending,
-            issued_at=at,
-            calendar_version=int(calendar.version),
-            rule_version=rules.version,
+            outcome.pending,
+            issued_at=inputs.at,
+            calendar_version=int(inputs.calendar.version),
+            rule_version=inputs.rules.version,
         )
-        result.new.update(r["kind"] for r in created)
+    result.cases += outcome.cases
+    result.new.update(r["kind"] for r in created)
+
+
+def _evaluate_pages(
+    engine: Engine,
+    pages: Iterator[list[str]],
+    *,
+    catalogue: Catalogue,
+    inputs: PageInputs,
+    result: SweepResult,
+    held: Held,
+    workers: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Load, evaluate and write every page. A sweep of more than one page evaluates in worker
+    processes (the clock is pure Python and one core is the limit) while this process loads
+    the next pages and writes the finished ones, in order."""
+    pool: PageWorkers | None = None
+
+    def write(outcome: PageOutcome) -> None:
+        _write_page(engine, outcome, inputs, result)
+        held.renew()
+        if progress is not None:
+            progress(result.cases)
+
+    try:
+        for number, ids in enumerate(pages):
+            cases, stored = _load_page(engine, ids, catalogue)
+            if number == 0 or workers <= 1:
+                write(evaluate_page(cases, stored, inputs))
+                continue
+            if pool is None:
+                pool = PageWorkers(workers, inputs)
+            if not pool.has_free:
+                write(pool.result())
+            pool.submit((cases, stored))
+        while pool is not None and pool.busy:
+            write(pool.result())
+    except WorkerDied as exc:
+        # Pages are written whole or not at all, so what was written stays valid and the
+        # next sweep evaluates the rest (cases without a clock, or due, are picked again).
+        raise SweepWorkerDied(
+            f"评估进程意外退出（被终止或内存不足），已写入 {result.cases} 个办件的结果",
+            f"a sweep worker process died (killed or out of memory) after {result.cases} "
+            "cases were written; nothing of the unfinished pages was written",
+            "run the sweep again (esup-collector rules run); if it keeps happening, lower "
+            "engine_sweep_workers or give the machine more memory",
+        ) from exc
+    finally:
+        if pool is not None:
+            pool.close()
 
 
 def _silence_verdicts(
@@ -214,8 +250,15 @@ def run_sweep(
     rules_path: Path | None = None,
     cases: Iterable[str] | None = None,
     page: int = PAGE,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> SweepResult:
-    """Run one sweep (``mode`` full, dirty or cases); skipped when another one runs."""
+    """Run one sweep (``mode`` full, dirty or cases); skipped when another one runs.
+
+    ``workers``: processes evaluating pages when there is more than one (default: one per
+    core, at most 4; 1 evaluates in this process). ``progress`` is called with the number of
+    cases written after each page."""
+    workers = default_workers() if workers is None else max(1, workers)
     # UTC before it reaches the store: SQLite keeps the wall-clock digits and drops the offset.
     at = (at or utc_now()).astimezone(UTC)
     rules = rules or load_rules(rules_path)
@@ -237,32 +280,34 @@ def run_sweep(
             exempt = exemptions.valid_on(conn, today)
             watermark_text = _state(conn, _WATERMARK)
             basis = _state(conn, _BASIS)
-        kwargs = {
+        inputs = PageInputs(calendar, rules, at, silences, exempt)
+        run = {
             "catalogue": catalogue,
-            "calendar": calendar,
-            "rules": rules,
-            "at": at,
-            "silences": silences,
-            "exempt": exempt,
+            "inputs": inputs,
             "result": result,
+            "held": held,
+            "progress": progress,
         }
         if mode == "full":
-            after = ""
-            while True:
-                with engine.connect() as conn:
-                    ids = open_case_page(
-                        conn,
-                        after,
-                        page,
-                        today=today,
-                        calendar_version=int(calendar.version),
-                        rule_version=rules.version,
-                    )
-                if not ids:
-                    break
-                _evaluate_page(engine, ids, **kwargs)  # type: ignore[arg-type]
-                held.renew()
-                after = ids[-1]
+
+            def open_pages() -> Iterator[list[str]]:
+                after = ""
+                while True:
+                    with engine.connect() as conn:
+                        ids = open_case_page(
+                            conn,
+                            after,
+                            page,
+                            today=today,
+                            calendar_version=int(calendar.version),
+                            rule_version=rules.version,
+                        )
+                    if not ids:
+                        return
+                    yield ids
+                    after = ids[-1]
+
+            _evaluate_pages(engine, open_pages(), workers=workers, **run)  # type: ignore[arg-type]
             _silence_verdicts(engine, silences, calendar, rules, at, result)
             _rejected_refusal_verdicts(engine, calendar, rules, at, result)
         else:
@@ -275,9 +320,8 @@ def run_sweep(
                 ids = sorted(set(ids) | set(marks))
             else:
                 ids, newest = sorted(set(cases or ())), None
-            for start in range(0, len(ids), page):
-                _evaluate_page(engine, ids[start : start + page], **kwargs)  # type: ignore[arg-type]
-                held.renew()
+            chunks = (ids[start : start + page] for start in range(0, len(ids), page))
+            _evaluate_pages(engine, chunks, workers=workers, **run)  # type: ignore[arg-type]
             if mode == "dirty":
                 with engine.begin() as conn:
                     clear_marks(conn, marks)

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from collector.clock import SHANGHAI, CaseClock
+from collector.clock import SHANGHAI
 from collector.engine import pg_bulk
 from collector.engine.events import VerdictRow, notify_new_verdicts
 from collector.engine.sql_lists import in_list
@@ -163,37 +163,17 @@ def store_new(
     return created
 
 
-def save_clocks(
-    conn: Connection, clocks: list[tuple[str, CaseClock, date | None]], at: datetime
-) -> None:
-    """Upsert the latest clock of each case (the cache queries and web pages read)."""
-    if not clocks:
+def save_clocks(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    """Upsert the latest clock row of each case (see :func:`page_eval.clock_row`)."""
+    if not rows:
         return
-    values = [
-        {
-            "sblsh": clock.sblsh or "",
-            "department": department,
-            "state": clock.state,
-            "promised_deadline": clock.promised_deadline,
-            "legal_deadline": clock.legal_deadline,
-            "warning_on": clock.warning_on,
-            "workdays_used": clock.workdays_used,
-            "provisional": clock.provisional,
-            "calendar_version": int(clock.calendar_version),
-            "rule_version": clock.rule_version,
-            "clock": clock.as_dict(),
-            "evaluated_at": at,
-            "recheck_on": recheck,
-        }
-        for department, clock, recheck in clocks
-    ]
     if conn.dialect.name == "postgresql":
-        pg_bulk.upsert_clocks(conn, values)
+        pg_bulk.upsert_clocks(conn, rows)
         return
     statement = insert_on_conflict(conn, case_clocks)
     excluded = statement.excluded
     statement = statement.on_conflict_do_update(
         index_elements=[case_clocks.c.sblsh],
-        set_={name: getattr(excluded, name) for name in values[0] if name != "sblsh"},
+        set_={name: getattr(excluded, name) for name in rows[0] if name != "sblsh"},
     )
-    conn.execute(statement, values)
+    conn.execute(statement, rows)

@@ -26,13 +26,16 @@ class SweepWorker:
     rules_file: Path | None
     dirty_seconds: int
     full_minutes: int
+    workers: int | None = None
     scheduler: BackgroundScheduler | None = None
 
     def run(self, mode: str) -> SweepResult | None:
         """One job run; errors are logged, never raised into the scheduler thread."""
         try:
             # Read the rules file each time: an edited file is a rule change, noticed here.
-            result = run_sweep(self.engine, mode=mode, rules=load_rules(self.rules_file))
+            result = run_sweep(
+                self.engine, mode=mode, rules=load_rules(self.rules_file), workers=self.workers
+            )
         except CollectorError as exc:
             log.error("engine %s sweep failed: %s", mode, exc)
             return None
@@ -82,4 +85,5 @@ def worker_for(engine: Engine, settings: object) -> SweepWorker | None:
         rules_file=getattr(settings, "engine_rules_file", None),
         dirty_seconds=seconds,
         full_minutes=max(1, int(getattr(settings, "engine_full_sweep_minutes", 10))),
+        workers=int(getattr(settings, "engine_sweep_workers", 0) or 0) or None,
     )
