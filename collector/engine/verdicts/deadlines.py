@@ -88,12 +88,17 @@ def step_limits(
         return []
     previous = local_date(sl.body.get("SLSJ"), "SL.SLSJ")
     over: list[dict[str, object]] = []
+    # Days the clock stood still (special procedure B, correction) count against no step,
+    # finished or pending, as they count against no deadline.
+    suspended = _suspended_days(clock) if clock is not None else set()
     for step in _steps(case):
         when = local_date(step.body.get("SPSJ"), "SPCL.SPSJ")
         code = str(step.body.get("SPHJDM", ""))
         allowed = rules.step_limits.get(code)
         if allowed is not None:
-            took = calendar.workdays_between(previous, when).count
+            took = calendar.workdays_between(previous, when).count - sum(
+                1 for d in suspended if previous < d <= when and calendar.is_workday(d)
+            )
             if took > allowed:
                 over.append(
                     {
@@ -107,7 +112,6 @@ def step_limits(
     if clock is not None and today is not None:
         pending = pending_step(case, clock, rules, calendar)
         if pending is not None and pending.over_on <= today:
-            suspended = _suspended_days(clock)
             took = calendar.workdays_between(pending.since, today).count - sum(
                 1 for d in suspended if pending.since < d <= today and calendar.is_workday(d)
             )

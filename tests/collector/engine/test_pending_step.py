@@ -131,6 +131,24 @@ def test_suspended_days_do_not_count_against_the_pending_step() -> None:
     assert recheck(records, "2026-10-01 09:00") == date(2026, 10, 10)
 
 
+def test_suspended_days_do_not_count_against_a_completed_step_either() -> None:
+    # The same hearing (29 and 30 Sep suspended); step 1 reported done on Sat 10 Oct took
+    # 28 Sep, 8, 9 and 10 Oct: 4 working days against its 3, so it is over. Reported on Fri
+    # 9 Oct it took 3 (28 Sep, 8, 9 Oct): within. Without the hearing, 9 Oct would be 5.
+    hearing = [
+        tbcxsq("P-STEP", 1, "B", "2026-09-28T09:00:00+08:00", 3),
+        tbcxjg("P-STEP", 1, "2026-09-30T17:00:00+08:00"),
+    ]
+    on_ninth = [*ACCEPTED, *hearing, spcl("P-STEP", 1, "1", "2026-10-09T16:00:00+08:00")]
+    assert [s for s in step_cards(on_ninth, "2026-10-09 18:00") if not s.get("pending")] == []
+    on_tenth = [*ACCEPTED, *hearing, spcl("P-STEP", 1, "1", "2026-10-10T16:00:00+08:00")]
+    done = [s for s in step_cards(on_tenth, "2026-10-10 18:00") if not s.get("pending")]
+    assert [(s["SPHJDM"], s["took"]) for s in done] == [("1", 4)]
+    no_hearing = [*ACCEPTED, spcl("P-STEP", 1, "1", "2026-10-09T16:00:00+08:00")]
+    done = [s for s in step_cards(no_hearing, "2026-10-09 18:00") if not s.get("pending")]
+    assert [(s["SPHJDM"], s["took"]) for s in done] == [("1", 5)]
+
+
 def test_pending_step_and_recheck_day() -> None:
     moment = at("2026-09-25 09:00")
     clock = evaluate(ACCEPTED, ItemLimits.from_sx(sx()), CALENDAR, RULES.clock, moment)
