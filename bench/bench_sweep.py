@@ -1,5 +1,10 @@
 """A full sweep over N open cases on PostgreSQL and SQLite: seconds and cases per second.
 
+Compared in the same run with the raw limits of the store: reading every open case's SL body
+into Python (the driver's fetch and JSON decoding, nothing else), and writing the same clock
+and verdict rows the sweep wrote with plain INSERT ... SELECT into copies of the two tables
+(same columns and indexes), i.e. the database's own write cost without any evaluation.
+
 Each case is one SL record (5 working days promised, accepted on a day spread over 2026,
 received an hour after its event), so the sweep loads, evaluates and writes a clock for
 every case and issues the verdicts that are due. Data is generated inside the database
@@ -91,7 +96,53 @@ def fill(engine: Engine, n: int) -> float:
     return time.perf_counter() - started
 
 
-def bench(name: str, url: str, n: int, profile: bool) -> None:
+def raw_fetch(engine: Engine) -> float:
+    """Seconds to read every SL body into Python through the driver."""
+    started = time.perf_counter()
+    with engine.connect() as conn:
+        result = conn.execution_options(yield_per=10_000).execute(
+            text("SELECT sblsh, body FROM records_current WHERE record_type = 'SL'")
+        )
+        for _ in result:
+            pass
+    return time.perf_counter() - started
+
+
+def raw_insert(engine: Engine) -> float:
+    """Seconds to insert the sweep's clock and verdict rows again into indexed copies."""
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            for table in ("case_clocks", "verdicts"):
+                conn.execute(text(f"CREATE TABLE raw_{table} (LIKE {table} INCLUDING ALL)"))
+        else:
+            for table in ("case_clocks", "verdicts"):
+                ddl = conn.execute(
+                    text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = :t"),
+                    {"t": table},
+                ).scalar_one()
+                conn.execute(text(ddl.replace(f"TABLE {table}", f"TABLE raw_{table}", 1)))
+                for (index_sql,) in conn.execute(
+                    text(
+                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = :t "
+                        "AND sql IS NOT NULL"
+                    ),
+                    {"t": table},
+                ):
+                    conn.execute(
+                        text(
+                            index_sql.replace(" ON ", " ON raw_", 1).replace(
+                                "INDEX ", "INDEX raw_", 1
+                            )
+                        )
+                    )
+    started = time.perf_counter()
+    with engine.begin() as conn:
+        for table in ("case_clocks", "verdicts"):
+            conn.execute(text(f"INSERT INTO raw_{table} SELECT * FROM {table}"))
+    return time.perf_counter() - started
+
+
+def bench(name: str, url: str, n: int, profile: bool, workers: int | None = None) -> None:
     engine = make_engine(url)
     upgrade(engine)
     loaded = fill(engine, n)
@@ -101,7 +152,7 @@ def bench(name: str, url: str, n: int, profile: bool) -> None:
     started = time.perf_counter()
     if profiler:
         profiler.enable()
-    result = run_sweep(engine, at=at)
+    result = run_sweep(engine, at=at, workers=workers)
     if profiler:
         profiler.disable()
     elapsed = time.perf_counter() - started
@@ -113,6 +164,13 @@ def bench(name: str, url: str, n: int, profile: bool) -> None:
         f"= {result.cases / elapsed:>9,.0f} cases/s (new verdicts {dict(result.new)}); "
         f"second sweep 10 min later {again_elapsed:6.1f} s, {again.cases} cases due for a "
         f"recheck (new {sum(again.new.values())})"
+    )
+    fetch = raw_fetch(engine)
+    insert = raw_insert(engine)
+    print(
+        f"{'':<11} raw limits: fetch every SL body {fetch:6.1f} s; insert the same clock and "
+        f"verdict rows {insert:6.1f} s; sweep / (fetch + insert) = "
+        f"{elapsed / (fetch + insert):.1f}x"
     )
     if profiler:
         out = io.StringIO()
@@ -128,6 +186,9 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=1_000_000)
     parser.add_argument("--only", choices=["postgresql", "sqlite"])
     parser.add_argument("--profile", action="store_true", help="print where the time goes")
+    parser.add_argument(
+        "--workers", type=int, default=None, help="sweep worker processes (default: per core)"
+    )
     args = parser.parse_args()
     if args.only != "sqlite":
         name = f"bench_sweep_{uuid.uuid4().hex[:8]}"
@@ -135,14 +196,26 @@ def main() -> None:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
         try:
-            bench("postgresql", PG_ADMIN.rsplit("/", 1)[0] + f"/{name}", args.cases, args.profile)
+            bench(
+                "postgresql",
+                PG_ADMIN.rsplit("/", 1)[0] + f"/{name}",
+                args.cases,
+                args.profile,
+                args.workers,
+            )
         finally:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
             admin.dispose()
     if args.only != "postgresql":
         with tempfile.TemporaryDirectory() as tmp:
-            bench("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.cases, args.profile)
+            bench(
+                "sqlite",
+                f"sqlite:///{Path(tmp) / 'bench.db'}",
+                args.cases,
+                args.profile,
+                args.workers,
+            )
 
 
 if __name__ == "__main__":
