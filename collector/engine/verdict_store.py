@@ -14,13 +14,12 @@ from typing import Any
 from sqlalchemy import Connection, select
 
 from collector.clock import SHANGHAI
-from collector.engine import pg_bulk
+from collector.engine import bulk_pages
 from collector.engine.events import VerdictRow, notify_new_verdicts
 from collector.engine.sql_lists import in_list
 from collector.engine.verdicts import Candidate
-from collector.store.tables import case_clocks, verdict_withdrawals, verdicts
+from collector.store.tables import verdict_withdrawals, verdicts
 from collector.store.timestamps import as_utc
-from collector.store.upsert import insert_on_conflict
 
 
 def dedup_key(sblsh: str, rule: str, level: str) -> str:
@@ -129,15 +128,7 @@ def store_new(
         for sblsh, department, c, due in pending
     ]
     by_key = {v["dedup_key"]: v for v in values}
-    if conn.dialect.name == "postgresql":
-        inserted = pg_bulk.insert_verdicts(conn, values)
-    else:
-        statement = (
-            insert_on_conflict(conn, verdicts)
-            .on_conflict_do_nothing()
-            .returning(verdicts.c.id, verdicts.c.dedup_key)
-        )
-        inserted = [(int(r.id), str(r.dedup_key)) for r in conn.execute(statement, values)]
+    inserted = bulk_pages.insert_verdicts(conn, values)
     created: list[VerdictRow] = []
     for new_id, key in inserted:
         v = by_key[key]
@@ -165,15 +156,5 @@ def store_new(
 
 def save_clocks(conn: Connection, rows: list[dict[str, Any]]) -> None:
     """Upsert the latest clock row of each case (see :func:`page_eval.clock_row`)."""
-    if not rows:
-        return
-    if conn.dialect.name == "postgresql":
-        pg_bulk.upsert_clocks(conn, rows)
-        return
-    statement = insert_on_conflict(conn, case_clocks)
-    excluded = statement.excluded
-    statement = statement.on_conflict_do_update(
-        index_elements=[case_clocks.c.sblsh],
-        set_={name: getattr(excluded, name) for name in rows[0] if name != "sblsh"},
-    )
-    conn.execute(statement, rows)
+    if rows:
+        bulk_pages.upsert_clocks(conn, rows)

@@ -167,6 +167,8 @@ deliveries = Table(
 )
 
 Index("ix_records_current_type_dept", records_current.c.record_type, records_current.c.department)
+# The sweep's pages: the next SL records after a case number, the records of a page of cases.
+Index("ix_records_current_type_sblsh", records_current.c.record_type, records_current.c.sblsh)
 
 
 # -- Notifications (collector/notify) ---------------------------------------------------------

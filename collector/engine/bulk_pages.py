@@ -1,9 +1,10 @@
-"""Bulk writes on PostgreSQL: one INSERT ... SELECT FROM json_to_recordset(page) per page.
+"""Bulk writes of a sweep page: one INSERT ... SELECT over the page sent as one JSON document.
 
 SQLAlchemy's multi-row VALUES puts a placeholder per value in the statement (13,000 for a
-page of 1,000 clocks) and psycopg parses that text on every page; arrays of text were no
-better, since psycopg escapes every quote of every JSON element in Python. One JSON document
-per page is a single string parameter that PostgreSQL parses in C (SQLite keeps executemany).
+page of 1,000 clocks) and the driver handles each in Python; arrays of text were no better on
+PostgreSQL, since psycopg escapes every quote of every JSON element in Python, and SQLite's
+executemany binds row by row. One JSON document per page is a single string parameter the
+database parses in C: ``json_to_recordset`` on PostgreSQL, ``json_each`` on SQLite.
 """
 
 from __future__ import annotations
@@ -58,26 +59,54 @@ def _page(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
     return {"page": orjson.dumps(rows, option=orjson.OPT_NON_STR_KEYS).decode()}
 
 
+def _sqlite_page(
+    columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]
+) -> dict[str, str]:
+    # Stored as SQLAlchemy stores them on SQLite: a timestamp's wall-clock digits (the sweep
+    # passes UTC) as "YYYY-MM-DD HH:MM:SS.ffffff", dates as ISO text, booleans as 0/1.
+    stamps = [name for name, kind in columns if kind == "timestamptz"]
+    if stamps:
+        rows = [
+            {**row, **{n: row[n].strftime("%Y-%m-%d %H:%M:%S.%f") for n in stamps if row[n]}}
+            for row in rows
+        ]
+    return _page(rows)
+
+
+def _sqlite_select(columns: Sequence[tuple[str, str]]) -> str:
+    picks = ", ".join(f"json_extract(value, '$.{name}')" for name, _ in columns)
+    # WHERE true: SQLite's parser needs it before ON CONFLICT in INSERT ... SELECT.
+    return f"SELECT {picks} FROM json_each(:page) WHERE true"
+
+
 def upsert_clocks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     names = [name for name, _ in _CLOCK_COLUMNS]
-    updates = ", ".join(f"{n} = EXCLUDED.{n}" for n in names if n != "sblsh")
+    updates = ", ".join(f"{n} = excluded.{n}" for n in names if n != "sblsh")
+    if conn.dialect.name == "postgresql":
+        select, page = _recordset(_CLOCK_COLUMNS), _page(rows)
+    else:
+        select, page = _sqlite_select(_CLOCK_COLUMNS), _sqlite_page(_CLOCK_COLUMNS, rows)
     conn.execute(
         text(
-            f"INSERT INTO case_clocks ({', '.join(names)}) {_recordset(_CLOCK_COLUMNS)} "
+            f"INSERT INTO case_clocks ({', '.join(names)}) {select} "
             f"ON CONFLICT (sblsh) DO UPDATE SET {updates}"
         ),
-        _page(rows),
+        page,
     )
 
 
 def insert_verdicts(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[tuple[int, str]]:
     """Insert verdict rows; (id, dedup_key) of the ones really created."""
     names = [name for name, _ in _VERDICT_COLUMNS]
+    if conn.dialect.name == "postgresql":
+        select, page = _recordset(_VERDICT_COLUMNS), _page(rows)
+    else:
+        select, page = _sqlite_select(_VERDICT_COLUMNS), _sqlite_page(_VERDICT_COLUMNS, rows)
     result = conn.execute(
         text(
-            f"INSERT INTO verdicts ({', '.join(names)}) {_recordset(_VERDICT_COLUMNS)} "
+            f"INSERT INTO verdicts ({', '.join(names)}) {select} "
             "ON CONFLICT DO NOTHING RETURNING id, dedup_key"
         ),
-        _page(rows),
+        page,
     )
     return [(int(r[0]), str(r[1])) for r in result]
