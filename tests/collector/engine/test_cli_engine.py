@@ -240,3 +240,19 @@ def test_rules_run_exits_75_when_another_sweep_holds_the_lock(
         result = run(store_url, "rules", "run")
     assert result.exit_code == 75
     assert "skipped" in result.stdout
+
+
+def test_rules_run_takes_a_worker_count_and_refuses_a_negative_one(
+    engine: Engine, store_url: str
+) -> None:
+    from tests.collector.engine.records import store
+
+    store(engine, [sx(), sl(CASE, "2026-09-24T10:00:00+08:00", gdblsx=5)])
+    refused = CliRunner().invoke(main, ["rules", "run", "--workers", "-1", "--store", store_url])
+    assert refused.exit_code == 2 and "--workers" in refused.output
+    swept = CliRunner().invoke(
+        main,
+        ["rules", "run", "--workers", "1", "--at", "2026-10-10T09:00", "--store", store_url],
+    )
+    assert swept.exit_code == 0, swept.output
+    assert "1 cases evaluated" in swept.stdout and "yellow 1" in swept.stdout
