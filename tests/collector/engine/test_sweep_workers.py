@@ -73,6 +73,16 @@ def _outcome(engine: Engine) -> tuple[set[tuple[Any, ...]], set[tuple[Any, ...]]
     return found, clocks
 
 
+def _stored_twice(store_engine: Engine, tmp_path: Path, count: int) -> Engine:
+    """Store ``count`` cases in the store under test and in a reference SQLite store."""
+    records = _cases(count)
+    store(store_engine, records)
+    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
+    upgrade(reference)
+    store(reference, [sx(), *records])
+    return reference
+
+
 class _CountingPool(sweep_module.PageWorkers):
     started = 0
 
@@ -87,12 +97,7 @@ def test_pages_evaluated_in_workers_match_evaluation_in_process(
     heard: list[VerdictRow],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    records = _cases(60)
-    store(store_engine, records)
-    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
-    upgrade(reference)
-    store(reference, [sx(), *records])
-
+    reference = _stored_twice(store_engine, tmp_path, 60)
     monkeypatch.setattr(sweep_module, "PageWorkers", _CountingPool)
     _CountingPool.started = 0
     pooled = run_sweep(store_engine, at=AT, page=7, workers=2)
@@ -113,11 +118,7 @@ def test_pages_evaluated_in_workers_match_evaluation_in_process(
 def test_a_worker_killed_mid_sweep_loses_nothing_and_doubles_nothing(
     store_engine: Engine, tmp_path: Path
 ) -> None:
-    records = _cases(240)
-    store(store_engine, records)
-    reference = make_engine(f"sqlite:///{tmp_path / 'reference.db'}")
-    upgrade(reference)
-    store(reference, [sx(), *records])
+    reference = _stored_twice(store_engine, tmp_path, 240)
     run_sweep(reference, at=AT, workers=1)
 
     me = psutil.Process(os.getpid())
