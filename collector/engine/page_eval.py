@@ -89,6 +89,6 @@ def evaluate_page(
         found = evaluate_case(case, clock, calendar, rules, at, context)
         for candidate in to_issue(found, prior):
             outcome.pending.append((case.sblsh, case.department, candidate, due))
-        recheck = recheck_on(clock, rules, calendar, context, today, case=case)
+        recheck = recheck_on(clock, rules, calendar, context, today, case)
         outcome.clock_rows.append(clock_row(case.department, clock, recheck, at))
     return outcome

@@ -7,11 +7,6 @@ the date (an open suspension moves the deadline daily; a silent department or an
 expires) are rechecked the next day. None: nothing more can happen by time alone (completed,
 not accepted, or every card already due); new records, a calendar or a rules change still bring
 the case back.
-
-The pending step needs the case's records (``case``). Without them, and with step limits
-configured, the answer is the earliest day any step could go over (the shortest limit counted
-from acceptance) and, once that has passed, the next day: a step card is never missed, at the
-price of daily rechecks.
 """
 
 from __future__ import annotations
@@ -32,7 +27,7 @@ def recheck_on(
     calendar: WorkCalendar,
     context: CaseContext,
     today: date,
-    case: CaseInput | None = None,
+    case: CaseInput,
 ) -> date | None:
     if clock.completed_on is not None or clock.accepted_on is None:
         return None
@@ -49,14 +44,8 @@ def recheck_on(
         triggers.append(window_end + _ONE_DAY)
     if clock.legal_deadline is not None:
         triggers.append(clock.legal_deadline + _ONE_DAY)
-    if rules.step_limits:
-        if case is not None:
-            pending = pending_step(case, clock, rules, calendar)
-            if pending is not None:
-                triggers.append(pending.over_on)
-        else:
-            shortest = min(rules.step_limits.values())
-            earliest = calendar.add_workdays(clock.accepted_on, shortest + 1).date
-            triggers.append(earliest if earliest > today else today + _ONE_DAY)
+    pending = pending_step(case, clock, rules, calendar)
+    if pending is not None:
+        triggers.append(pending.over_on)
     future = [d for d in triggers if d > today]
     return min(future) if future else None
