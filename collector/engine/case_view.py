@@ -26,7 +26,7 @@ from collector.store.timestamps import as_utc
 
 
 def case_view(engine: Engine, sblsh: str, rules: EngineRules, at: datetime) -> dict[str, Any]:
-    from collector.engine.sweep import clock_of
+    from collector.engine.page_eval import clock_of
 
     calendar = calendar_store.current_calendar(engine)
     with engine.connect() as conn:
@@ -50,7 +50,7 @@ def case_view(engine: Engine, sblsh: str, rules: EngineRules, at: datetime) -> d
                 )
             ).all()
         )
-    clock = clock_of(case, catalogue, calendar, rules, at)
+    clock = clock_of(case, calendar, rules, at)
     context = CaseContext(
         yellow_issued_on=yellow_issued_on([v for v in stored if v.issued_at <= at]),
         silent_since=silence.since if silence else None,

@@ -30,7 +30,7 @@ def propose(
     engine: Engine, calendar: WorkCalendar, rules: EngineRules, catalogue: Catalogue
 ) -> int:
     """Create pending proposals for verdicts whose basis changed; returns how many."""
-    from collector.engine.sweep import clock_of
+    from collector.engine.page_eval import clock_of
 
     cal_version = int(calendar.version)
     created = 0
@@ -65,7 +65,7 @@ def propose(
             for row in case_rows:
                 issued = as_utc(row.issued_at)
                 assert issued is not None
-                clock = clock_of(case, catalogue, calendar, rules, issued)
+                clock = clock_of(case, calendar, rules, issued)
                 context = CaseContext(yellow_issued_on=yellow_issued_on(stored.get(sblsh, [])))
                 due_now = {
                     c.key for c in evaluate_case(case, clock, calendar, rules, issued, context)

@@ -14,11 +14,12 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
-from collector.clock import SHANGHAI, CaseClock, WorkCalendar
+from collector.clock import SHANGHAI, WorkCalendar
 from collector.engine import calendar_store, exemptions, reassess, rules_store
 from collector.engine.cases import (
     Catalogue,
@@ -32,7 +33,6 @@ from collector.engine.cases import (
 from collector.engine.errors import SweepWorkerDied
 from collector.engine.lock import Held, sweep_lock
 from collector.engine.page_eval import PageInputs, PageOutcome, evaluate_page
-from collector.engine.page_eval import clock_of as _page_clock_of
 from collector.engine.page_workers import PageWorkers, WorkerDied
 from collector.engine.rejected_refusals import rejected_refusals
 from collector.engine.rules_file import EngineRules, load_rules
@@ -84,16 +84,6 @@ def _set_state(conn: Connection, key: str, value: str) -> None:
     conn.execute(
         statement.on_conflict_do_update(index_elements=[engine_state.c.key], set_={"value": value})
     )
-
-
-def clock_of(
-    case: CaseInput,
-    catalogue: Catalogue | None,
-    calendar: WorkCalendar,
-    rules: EngineRules,
-    at: datetime,
-) -> CaseClock:
-    return _page_clock_of(case, calendar, rules, at)
 
 
 def default_workers() -> int:
@@ -281,13 +271,16 @@ def run_sweep(
             watermark_text = _state(conn, _WATERMARK)
             basis = _state(conn, _BASIS)
         inputs = PageInputs(calendar, rules, at, silences, exempt)
-        run = {
-            "catalogue": catalogue,
-            "inputs": inputs,
-            "result": result,
-            "held": held,
-            "progress": progress,
-        }
+        evaluate_pages = partial(
+            _evaluate_pages,
+            engine,
+            catalogue=catalogue,
+            inputs=inputs,
+            result=result,
+            held=held,
+            workers=workers,
+            progress=progress,
+        )
         if mode == "full":
 
             def open_pages() -> Iterator[list[str]]:
@@ -307,7 +300,7 @@ def run_sweep(
                     yield ids
                     after = ids[-1]
 
-            _evaluate_pages(engine, open_pages(), workers=workers, **run)  # type: ignore[arg-type]
+            evaluate_pages(open_pages())
             _silence_verdicts(engine, silences, calendar, rules, at, result)
             _rejected_refusal_verdicts(engine, calendar, rules, at, result)
         else:
@@ -321,7 +314,7 @@ def run_sweep(
             else:
                 ids, newest = sorted(set(cases or ())), None
             chunks = (ids[start : start + page] for start in range(0, len(ids), page))
-            _evaluate_pages(engine, chunks, workers=workers, **run)  # type: ignore[arg-type]
+            evaluate_pages(chunks)
             if mode == "dirty":
                 with engine.begin() as conn:
                     clear_marks(conn, marks)
