@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, DateTime, text
 
 _CLOCK_COLUMNS = (
     ("sblsh", "text"),
@@ -60,16 +60,15 @@ def _page(rows: Sequence[dict[str, Any]]) -> dict[str, str]:
 
 
 def _sqlite_page(
-    columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]
+    conn: Connection, columns: Sequence[tuple[str, str]], rows: Sequence[dict[str, Any]]
 ) -> dict[str, str]:
-    # Stored as SQLAlchemy stores them on SQLite: a timestamp's wall-clock digits (the sweep
-    # passes UTC) as "YYYY-MM-DD HH:MM:SS.ffffff", dates as ISO text, booleans as 0/1.
+    # Timestamps in the text SQLAlchemy's own DateTime stores on SQLite (the ORM reads them
+    # back); dates become ISO text and booleans 0/1, as SQLAlchemy stores those too.
     stamps = [name for name, kind in columns if kind == "timestamptz"]
     if stamps:
-        rows = [
-            {**row, **{n: row[n].strftime("%Y-%m-%d %H:%M:%S.%f") for n in stamps if row[n]}}
-            for row in rows
-        ]
+        as_text = DateTime(timezone=True).dialect_impl(conn.dialect).bind_processor(conn.dialect)
+        assert as_text is not None
+        rows = [{**row, **{n: as_text(row[n]) for n in stamps}} for row in rows]
     return _page(rows)
 
 
@@ -85,7 +84,7 @@ def upsert_clocks(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
     if conn.dialect.name == "postgresql":
         select, page = _recordset(_CLOCK_COLUMNS), _page(rows)
     else:
-        select, page = _sqlite_select(_CLOCK_COLUMNS), _sqlite_page(_CLOCK_COLUMNS, rows)
+        select, page = _sqlite_select(_CLOCK_COLUMNS), _sqlite_page(conn, _CLOCK_COLUMNS, rows)
     conn.execute(
         text(
             f"INSERT INTO case_clocks ({', '.join(names)}) {select} "
@@ -101,7 +100,7 @@ def insert_verdicts(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[tu
     if conn.dialect.name == "postgresql":
         select, page = _recordset(_VERDICT_COLUMNS), _page(rows)
     else:
-        select, page = _sqlite_select(_VERDICT_COLUMNS), _sqlite_page(_VERDICT_COLUMNS, rows)
+        select, page = _sqlite_select(_VERDICT_COLUMNS), _sqlite_page(conn, _VERDICT_COLUMNS, rows)
     result = conn.execute(
         text(
             f"INSERT INTO verdicts ({', '.join(names)}) {select} "
