@@ -55,15 +55,15 @@ class ItemLimits:
     joint: bool = False  # joint handling (联合办理): the larger extension cap applies
 
     @classmethod
-    def from_sx(cls, record: Mapping[str, Any], joint: bool | None = None) -> ItemLimits:
+    def from_sx(cls, record: Mapping[str, Any]) -> ItemLimits:
         """Limits from an SX catalogue record (FDSX/FDSXDW, CNSX/CNSXDW; LHBL "1" marks a
-        joint-handling item). ``joint`` overrides the record's flag when given."""
+        joint-handling item)."""
         return cls(
             legal=_opt_int(record.get("FDSX")),
             legal_unit=str(record.get("FDSXDW") or "G"),
             promised=_opt_int(record.get("CNSX")),
             promised_unit=str(record.get("CNSXDW") or "G"),
-            joint=str(record.get("LHBL", "0")) == "1" if joint is None else joint,
+            joint=str(record.get("LHBL", "0")) == "1",
         )
 
 

@@ -76,11 +76,11 @@ def step_limits(
     case: CaseInput,
     rules: EngineRules,
     calendar: WorkCalendar,
-    clock: CaseClock | None = None,
-    today: date | None = None,
+    clock: CaseClock,
+    today: date,
 ) -> list[Candidate]:
-    """Yellow when an approval step (SPCL) took longer than its configured limit, or (with
-    ``clock`` and ``today``) when the step a running case waits for is already past it."""
+    """Yellow when an approval step (SPCL) took longer than its configured limit, or when the
+    step a running case waits for is already past it."""
     if not rules.step_limits:
         return []
     sl = case.one("SL")
@@ -90,15 +90,13 @@ def step_limits(
     over: list[dict[str, object]] = []
     # Days the clock stood still (special procedure B, correction) count against no step,
     # finished or pending, as they count against no deadline.
-    suspended = _suspended_days(clock) if clock is not None else set()
+    suspended = _suspended_days(clock)
     for step in _steps(case):
         when = local_date(step.body.get("SPSJ"), "SPCL.SPSJ")
         code = str(step.body.get("SPHJDM", ""))
         allowed = rules.step_limits.get(code)
         if allowed is not None:
-            took = calendar.workdays_between(previous, when).count - sum(
-                1 for d in suspended if previous < d <= when and calendar.is_workday(d)
-            )
+            took = _step_workdays(calendar, previous, when, suspended)
             if took > allowed:
                 over.append(
                     {
@@ -109,23 +107,19 @@ def step_limits(
                     }
                 )
         previous = max(previous, when)
-    if clock is not None and today is not None:
-        pending = pending_step(case, clock, rules, calendar)
-        if pending is not None and pending.over_on <= today:
-            took = calendar.workdays_between(pending.since, today).count - sum(
-                1 for d in suspended if pending.since < d <= today and calendar.is_workday(d)
-            )
-            over.append(
-                {
-                    "SPHJDM": pending.code,
-                    "step": _STEP_NAMES.get(pending.code, pending.code),
-                    "pending": True,
-                    "since": pending.since.isoformat(),
-                    "over_on": pending.over_on.isoformat(),
-                    "took": took,
-                    "limit": pending.limit,
-                }
-            )
+    pending = pending_step(case, clock, rules, calendar)
+    if pending is not None and pending.over_on <= today:
+        over.append(
+            {
+                "SPHJDM": pending.code,
+                "step": _STEP_NAMES.get(pending.code, pending.code),
+                "pending": True,
+                "since": pending.since.isoformat(),
+                "over_on": pending.over_on.isoformat(),
+                "took": _step_workdays(calendar, pending.since, today, suspended),
+                "limit": pending.limit,
+            }
+        )
     if not over:
         return []
     return [Candidate("yellow", "", "step_limit", "yellow", {"steps": over})]
@@ -159,6 +153,12 @@ def pending_step(
         if day not in suspended:
             counted += 1
     return PendingStep(code, since, allowed, day)
+
+
+def _step_workdays(calendar: WorkCalendar, start: date, end: date, suspended: set[date]) -> int:
+    """Working days after ``start`` up to ``end``, leaving out the suspended ones."""
+    stood_still = sum(1 for d in suspended if start < d <= end and calendar.is_workday(d))
+    return calendar.workdays_between(start, end).count - stood_still
 
 
 def _steps(case: CaseInput) -> list[CaseRecord]:
