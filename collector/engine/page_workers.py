@@ -76,7 +76,7 @@ class PageWorkers:
         process, conn = self._workers[index]
         wait([conn, process.sentinel])
         try:
-            status, payload = conn.recv() if conn.poll() else ("died", "")
+            status, payload = conn.recv() if conn.poll() else ("died", None)
         except (EOFError, ConnectionResetError, OSError):
             status, payload = "died", None
         if status == "died":
@@ -89,6 +89,10 @@ class PageWorkers:
         return payload
 
     def close(self) -> None:
+        # A worker still holding a page is only there when the sweep failed: nobody will read
+        # its result, so it is killed rather than waited for.
+        for index in self._busy:
+            self._workers[index][0].kill()
         for _process, conn in self._workers:
             try:
                 conn.send(None)
