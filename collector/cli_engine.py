@@ -358,7 +358,10 @@ def _sweep_progress() -> Callable[[int], None]:
     "--workers",
     type=click.IntRange(min=0),
     default=None,
-    help="Processes evaluating pages (default: engine_sweep_workers; 0: one per core).",
+    help=(
+        "Worker processes for a sweep of more than 2,000 cases (default: the "
+        "engine_sweep_workers setting; 0: one per CPU core, at most 4; 1: none)."
+    ),
 )
 @_speaks
 def rules_run(
