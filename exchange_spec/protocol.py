@@ -8,9 +8,16 @@ Batch (POST /api/v1/batches, JSON, usually gzip-encoded)::
     {"manifest": {"protocol": "esup/1", "kind": "batch", "agent_id": "...",
                   "seq_first": 101, "seq_last": 150,
                   "items": [[101, "<sha256 of record>"], ...],
-                  "created_at": "2026-11-30T08:00:00+00:00", "nonce": "<32 hex>"},
+                  "created_at": "2026-11-30T08:00:00+00:00", "nonce": "<32 hex>",
+                  "backlog": {"records": 1200, "capturing": true}},  # optional
      "signature": "<base64 Ed25519 over signing_bytes(manifest)>",
      "records": [{"seq": 101, "record": {...spec record...}}, ...]}
+
+``backlog`` says whether more is coming: the records the agent still holds undelivered after
+this batch, and whether a source is being read right now. While an agent is behind, the
+collector waits before judging its department's cases (a case whose completion is still in the
+agent's outbox is not overdue). A heartbeat body says the same in ``outbox_pending`` and
+``capturing``. Agents older than this field send no backlog: nothing is waited for.
 
 Each send attempt gets a fresh nonce, created_at and signature (a signature must not expire
 while a batch waits out an outage); the record hashes are the ones computed at capture.
@@ -41,6 +48,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -90,18 +98,53 @@ def frame_hash(frame: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(frame)).hexdigest()
 
 
+@dataclass(frozen=True)
+class Backlog:
+    """What an agent still has to send: undelivered records, and a source being read now."""
+
+    records: int
+    capturing: bool
+
+    @property
+    def behind(self) -> bool:
+        return self.records > 0 or self.capturing
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"records": self.records, "capturing": self.capturing}
+
+
+def read_backlog(frame: Mapping[str, Any]) -> Backlog | None:
+    """The ``backlog`` of a batch manifest; None when the agent sent none (older agents)."""
+    value = frame.get("backlog")
+    if value is None:
+        return None
+    records = value.get("records") if isinstance(value, dict) else None
+    capturing = value.get("capturing") if isinstance(value, dict) else None
+    if (
+        not isinstance(records, int)
+        or isinstance(records, bool)
+        or records < 0
+        or not isinstance(capturing, bool)
+    ):
+        raise ProtocolError(
+            f'backlog must be {{"records": <integer >= 0>, "capturing": true|false}}, not {value!r}'
+        )
+    return Backlog(records, capturing)
+
+
 def batch_manifest(
     agent_id: str,
     items: Sequence[tuple[int, str]],
     *,
     created_at: str | None = None,
     nonce: str | None = None,
+    backlog: Backlog | None = None,
 ) -> dict[str, Any]:
     """Build a batch manifest from (seq, content hash) pairs, in ascending seq order."""
     if not items:
         raise ProtocolError("a batch needs at least one record")
     seqs = [s for s, _ in items]
-    return {
+    manifest: dict[str, Any] = {
         "protocol": PROTOCOL,
         "kind": "batch",
         "agent_id": agent_id,
@@ -111,6 +154,9 @@ def batch_manifest(
         "created_at": created_at or utc_now_iso(),
         "nonce": nonce or new_nonce(),
     }
+    if backlog is not None:
+        manifest["backlog"] = backlog.as_dict()
+    return manifest
 
 
 def body_manifest(kind: str, agent_id: str, body_hash: str, **extra: Any) -> dict[str, Any]:
