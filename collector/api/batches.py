@@ -9,9 +9,11 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from exchange_spec import content_hash, protocol
+from exchange_spec.errors import ProtocolError
 
 from ..errors import IngestRefused
 from ..store import evidence
+from ..store.backlog import record_backlog
 from ..store.ingest import RecordWriter, Source
 from . import openapi
 from .context import AppContext, Context
@@ -87,6 +89,13 @@ def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, 
         )
         records = _records_of(envelope, verified.manifest)
         agent = verified.agent
+        try:
+            reported = protocol.read_backlog(verified.manifest)
+        except ProtocolError as exc:
+            raise malformed("清单中的 backlog 格式错误", str(exc)) from exc
+        if reported is not None:
+            # Same transaction as the records: a sweep that sees them also sees this.
+            record_backlog(conn, agent.agent_id, reported, reported_at=verified.created_at, now=now)
         manifest_hash = protocol.frame_hash(verified.manifest)
         batch_id = evidence.keep_batch(
             conn,

@@ -94,6 +94,7 @@ class Verified:
     manifest: dict[str, Any]
     signature: str
     clock_offset: float  # seconds the agent's clock is ahead of ours
+    created_at: datetime  # the agent's signed time: orders its reports
 
 
 def verify_envelope(
@@ -163,4 +164,4 @@ def verify_envelope(
             "this envelope was received before (nonce already seen); refused as a replay",
             "each send attempt needs a fresh nonce, created_at and signature",
         )
-    return Verified(agent, manifest, signature, offset)
+    return Verified(agent, manifest, signature, offset, created)

@@ -12,6 +12,7 @@ from exchange_spec import canonical_bytes, protocol
 
 from ..errors import IngestRefused
 from ..store import enrolment
+from ..store.backlog import record_backlog
 from . import openapi
 from .context import Context
 from .envelopes import malformed, read_json, verify_envelope
@@ -19,6 +20,14 @@ from .envelopes import malformed, read_json, verify_envelope
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
 HEARTBEAT_LIMIT = 256 * 1024
+
+
+def _backlog_of(body: dict[str, Any]) -> protocol.Backlog | None:
+    """The backlog a heartbeat reports; None when it says nothing usable about it."""
+    pending, capturing = body.get("outbox_pending"), body.get("capturing", False)
+    if not isinstance(pending, int) or isinstance(pending, bool) or pending < 0:
+        return None
+    return protocol.Backlog(pending, capturing is True)
 
 
 @router.post("/heartbeat", openapi_extra=openapi.HEARTBEAT)
@@ -47,6 +56,15 @@ async def heartbeat(request: Request, ctx: Context) -> dict[str, Any]:
             enrolment.record_heartbeat(
                 conn, verified.agent.agent_id, body, now=now, clock_offset=verified.clock_offset
             )
+            reported = _backlog_of(body)
+            if reported is not None:
+                record_backlog(
+                    conn,
+                    verified.agent.agent_id,
+                    reported,
+                    reported_at=verified.created_at,
+                    now=now,
+                )
             ack = protocol.heartbeat_ack(verified.agent.agent_id, verified.manifest, ctx.key.key_id)
             return {
                 "collector_time": ack["collector_time"],

@@ -32,6 +32,9 @@ class Agent:
     clock_offset: float | None
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
+    #: records still to send by the agent's last batch or heartbeat; behind since when
+    backlog_records: int | None = None
+    behind_since: datetime | None = None
 
 
 def token_hash(token: str) -> str:
@@ -159,6 +162,8 @@ def _agent(row: Any) -> Agent:
         clock_offset=row.clock_offset,
         revoked_at=as_utc(row.revoked_at),
         revoked_reason=row.revoked_reason,
+        backlog_records=row.backlog_records,
+        behind_since=as_utc(row.behind_since),
     )
 
 

@@ -23,9 +23,8 @@ from sqlalchemy import Connection
 
 from exchange_spec import business_key, content_hash, event_time, validate_record, version
 
+from .dirty_marks import mark_cases
 from .ingest_sql import statements
-from .tables import engine_dirty_cases
-from .upsert import insert_on_conflict
 
 STATUSES = ("accepted", "duplicate", "superseded", "rejected")
 
@@ -251,14 +250,7 @@ class RecordWriter:
         cases = sorted({str(p.record["SBLSH"]) for p in new if p.record.get("SBLSH")})
         if not cases:
             return
-        statement = insert_on_conflict(self.conn, engine_dirty_cases)
-        self.conn.execute(
-            statement.on_conflict_do_update(
-                index_elements=[engine_dirty_cases.c.sblsh],
-                set_={"marked_at": statement.excluded.marked_at},
-            ),
-            [{"sblsh": sblsh, "marked_at": self.now} for sblsh in cases],
-        )
+        mark_cases(self.conn, dict.fromkeys(cases, self.source.department), self.now)
 
     def _insert_versions(
         self, firsts: dict[tuple[str, int], _Pending]

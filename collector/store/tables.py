@@ -76,6 +76,12 @@ agents = Table(
     Column("last_heartbeat", JSON),
     # Seconds the agent's clock is ahead (+) or behind (-) the collector's, at its last call.
     Column("clock_offset", Float),
+    # The agent's last word on what it still has to send (batch manifest or heartbeat), and
+    # since when it has been behind: the engine waits for a department whose agent is behind.
+    Column("backlog_records", Integer),
+    Column("backlog_capturing", Boolean),
+    Column("backlog_reported_at", DateTime(timezone=True)),
+    Column("behind_since", DateTime(timezone=True)),
 )
 
 agent_keys = Table(
@@ -446,4 +452,5 @@ engine_dirty_cases = Table(
     metadata,
     Column("sblsh", Text, primary_key=True),
     Column("marked_at", DateTime(timezone=True), nullable=False),
+    Column("department", String(64)),  # lets a sweep keep a catching-up department's marks
 )

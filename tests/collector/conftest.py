@@ -115,9 +115,12 @@ class AgentSide:
         created_at: str | None = None,
         nonce: str | None = None,
         key: Ed25519PrivateKey | None = None,
+        backlog: protocol.Backlog | None = None,
     ) -> dict[str, Any]:
         items = [(seq, content_hash(rec)) for seq, rec in records]
-        manifest = protocol.batch_manifest(self.agent_id, items, created_at=created_at, nonce=nonce)
+        manifest = protocol.batch_manifest(
+            self.agent_id, items, created_at=created_at, nonce=nonce, backlog=backlog
+        )
         return {
             "manifest": manifest,
             "signature": protocol.sign(key or self.key, manifest),
@@ -141,8 +144,10 @@ class AgentSide:
         protocol.verify(self.collector_key, answer["receipt"], answer["signature"])
         return dict(answer["receipt"])
 
-    def heartbeat(self, body: dict[str, Any]) -> Any:
-        manifest = protocol.body_manifest("heartbeat", self.agent_id, protocol.frame_hash(body))
+    def heartbeat(self, body: dict[str, Any], **extra: Any) -> Any:
+        manifest = protocol.body_manifest(
+            "heartbeat", self.agent_id, protocol.frame_hash(body), **extra
+        )
         envelope = {
             "manifest": manifest,
             "signature": protocol.sign(self.key, manifest),
