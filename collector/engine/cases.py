@@ -6,12 +6,12 @@ reads the records of a page of cases in one query.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import Connection, and_, or_, select, true
 
 from collector.clock import ItemLimits
 from collector.engine.sql_lists import in_list
@@ -103,10 +103,14 @@ def open_case_page(
     today: date | None = None,
     calendar_version: int | None = None,
     rule_version: str | None = None,
+    skip_departments: Collection[str] = (),
 ) -> list[str]:
     """The next ``limit`` case numbers after ``after`` that need evaluating: no stored clock,
     or open and (due for a recheck by ``today``, or evaluated on another calendar or rules
-    version). Without ``today`` every open case."""
+    version). Without ``today`` every open case. Cases of ``skip_departments`` are left out."""
+    skipped = (
+        records_current.c.department.not_in(list(skip_departments)) if skip_departments else true()
+    )
     due = or_(case_clocks.c.sblsh.is_(None), case_clocks.c.state != "completed")
     if today is not None:
         due = or_(
@@ -129,6 +133,7 @@ def open_case_page(
             records_current.c.sblsh > after,
             records_current.c.record_type == "SL",
             due,
+            skipped,
         )
         .order_by(records_current.c.sblsh)
         .limit(limit)
@@ -149,6 +154,7 @@ def open_case_page(
                     records_current.c.sblsh > after,
                     records_current.c.record_type == "BJ",
                     case_clocks.c.sblsh.is_(None),
+                    skipped,
                 )
                 .order_by(records_current.c.sblsh)
                 .limit(limit)
@@ -176,10 +182,16 @@ def dirty_cases(conn: Connection, since: datetime | None) -> tuple[list[str], da
     return sorted(found), newest
 
 
-def marked_cases(conn: Connection) -> dict[str, datetime]:
-    """Cases the ingest marked for evaluation, with when each was (last) marked."""
-    rows = conn.execute(select(engine_dirty_cases.c.sblsh, engine_dirty_cases.c.marked_at))
-    return {str(sblsh): marked_at for sblsh, marked_at in rows}
+def marked_cases(conn: Connection, skip_departments: Collection[str] = ()) -> dict[str, datetime]:
+    """Cases the ingest marked for evaluation, with when each was (last) marked; the marks of
+    ``skip_departments`` are left out (and stay)."""
+    table = engine_dirty_cases
+    query = select(table.c.sblsh, table.c.marked_at)
+    if skip_departments:
+        query = query.where(
+            or_(table.c.department.is_(None), table.c.department.not_in(list(skip_departments)))
+        )
+    return {str(sblsh): marked_at for sblsh, marked_at in conn.execute(query)}
 
 
 def clear_marks(conn: Connection, marks: dict[str, datetime]) -> None:

@@ -30,6 +30,7 @@ from collector.engine.cases import (
     marked_cases,
     open_case_page,
 )
+from collector.engine.catching_up import CatchingUp, departments_catching_up
 from collector.engine.errors import SweepWorkerDied
 from collector.engine.lock import Held, sweep_lock
 from collector.engine.page_eval import PageInputs, PageOutcome, evaluate_page
@@ -45,6 +46,7 @@ from collector.engine.verdict_store import (
     to_issue,
 )
 from collector.engine.verdicts import Candidate, CaseInput
+from collector.store.dirty_marks import mark_cases
 from collector.store.tables import engine_state
 from collector.store.timestamps import utc_now
 from collector.store.upsert import insert_on_conflict
@@ -63,16 +65,31 @@ class SweepResult:
     proposals: int = 0
     calendar_version: int = 0
     rule_version: str = ""
+    deferred: int = 0  # cases put off because their department's agent is still catching up
+    waiting_for: dict[str, CatchingUp] = field(default_factory=dict)
 
     def summary(self) -> str:
         if not self.ran:
             return "another sweep is running; skipped / 另一个评估正在运行，已跳过"
         kinds = ", ".join(f"{k} {self.new[k]}" for k in ("warning", "yellow", "red", "anomaly"))
-        return (
+        text = (
             f"{self.mode} sweep: {self.cases} cases evaluated; new verdicts: {kinds}; "
             f"reassessment proposals: {self.proposals} "
             f"(calendar v{self.calendar_version}, rules {self.rule_version})"
         )
+        if self.waiting_for:
+            waiting = ", ".join(
+                f"{c.department} ({c.records} records still to come, behind since "
+                f"{c.since.isoformat(timespec='seconds')})"
+                for c in self.waiting_for.values()
+            )
+            text += (
+                f"; waiting for departments whose agent is still sending its backlog / "
+                f"以下部门的采集端仍在补传，其办件暂缓评估: {waiting}"
+            )
+        if self.deferred:
+            text += f"; {self.deferred} cases put off / {self.deferred} 个办件暂缓"
+        return text
 
 
 def _state(conn: Connection, key: str) -> str | None:
@@ -91,12 +108,35 @@ def default_workers() -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def _load_page(
-    engine: Engine, ids: list[str], catalogue: Catalogue
-) -> tuple[list[CaseInput], dict[str, list[StoredVerdict]]]:
+@dataclass
+class _Page:
+    cases: list[CaseInput]
+    stored: dict[str, list[StoredVerdict]]
+    deferred: dict[str, str]  # case number -> department, put off for now
+    waiting_for: dict[str, CatchingUp]
+
+
+def _load_page(engine: Engine, ids: list[str], catalogue: Catalogue, inputs: PageInputs) -> _Page:
     with engine.connect() as conn:
         cases = load_cases(conn, ids, catalogue)
-        return cases, existing(conn, [c.sblsh for c in cases])
+        # Read after the records: a batch whose records were read above committed its
+        # "more to come" with them, so it is seen here (the pre-filters are only a saving).
+        behind = departments_catching_up(conn, inputs.at, inputs.rules.clock.silence_grace_hours)
+        deferred = {c.sblsh: c.department for c in cases if c.department in behind}
+        cases = [c for c in cases if c.sblsh not in deferred]
+        waiting = {d: behind[d] for d in set(deferred.values())}
+        return _Page(cases, existing(conn, [c.sblsh for c in cases]), deferred, waiting)
+
+
+def _put_off(engine: Engine, page: _Page, result: SweepResult) -> None:
+    """Mark the cases of departments still catching up, so the first dirty sweep after their
+    agent has caught up evaluates them with all their records."""
+    if not page.deferred:
+        return
+    with engine.begin() as conn:
+        mark_cases(conn, page.deferred, utc_now())
+    result.deferred += len(page.deferred)
+    result.waiting_for.update(page.waiting_for)
 
 
 def _write_page(
@@ -142,15 +182,16 @@ def _evaluate_pages(
 
     try:
         for number, ids in enumerate(pages):
-            cases, stored = _load_page(engine, ids, catalogue)
+            page = _load_page(engine, ids, catalogue, inputs)
+            _put_off(engine, page, result)
             if number == 0 or workers <= 1:
-                write(evaluate_page(cases, stored, inputs))
+                write(evaluate_page(page.cases, page.stored, inputs))
                 continue
             if pool is None:
                 pool = PageWorkers(workers, inputs)
             if not pool.has_free:
                 write(pool.result())
-            pool.submit((cases, stored))
+            pool.submit((page.cases, page.stored))
         while pool is not None and pool.busy:
             write(pool.result())
     except WorkerDied as exc:
@@ -267,10 +308,12 @@ def run_sweep(
         with engine.connect() as conn:
             catalogue = load_catalogue(conn)
             silences = silent_departments(conn, at, rules.silence_after_hours)
+            behind = departments_catching_up(conn, at, rules.clock.silence_grace_hours)
             exempt = exemptions.valid_on(conn, today)
             watermark_text = _state(conn, _WATERMARK)
             basis = _state(conn, _BASIS)
         inputs = PageInputs(calendar, rules, at, silences, exempt)
+        result.waiting_for.update(behind)
         evaluate_pages = partial(
             _evaluate_pages,
             engine,
@@ -294,6 +337,7 @@ def run_sweep(
                             today=today,
                             calendar_version=int(calendar.version),
                             rule_version=rules.version,
+                            skip_departments=behind,
                         )
                     if not ids:
                         return
@@ -309,7 +353,8 @@ def run_sweep(
                 since = datetime.fromisoformat(watermark_text) if watermark_text else None
                 with engine.connect() as conn:
                     ids, newest = dirty_cases(conn, since)
-                    marks = marked_cases(conn)
+                    # A catching-up department's marks stay for a sweep after it caught up.
+                    marks = marked_cases(conn, skip_departments=behind)
                 ids = sorted(set(ids) | set(marks))
             else:
                 ids, newest = sorted(set(cases or ())), None
