@@ -229,11 +229,13 @@ def _age(seconds: float | None) -> str:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @_speaks
 def agents_list(as_json: bool, **options: Any) -> None:
-    """List agents: department, status, last heartbeat, lag, highest seq and sequence gaps.
+    """List agents: department, status, last heartbeat, lag, backlog, highest seq and gaps.
 
     Lag is the time since the last heartbeat and the age of the oldest record the agent
-    still holds undelivered (from its heartbeat). Gaps are seqs missing between 1 and the
-    highest seq received.
+    still holds undelivered (from its heartbeat). BACKLOG shows an agent still sending what
+    it holds (records to come, and for how long): the engine waits with its department's
+    cards meanwhile, for at most the rules' grace window. Gaps are seqs missing between 1
+    and the highest seq received.
 
     \b
     Examples:
@@ -253,7 +255,8 @@ def agents_list(as_json: bool, **options: Any) -> None:
     if not rows:
         click.echo("no agents enrolled yet (esup-collector agents token --department CODE)")
         return
-    header = ("AGENT", "DEPARTMENT", "STATUS", "HEARTBEAT", "UNDELIVERED", "SEQ", "GAPS")
+    header = ("AGENT", "DEPARTMENT", "STATUS", "HEARTBEAT", "UNDELIVERED", "BACKLOG", "SEQ", "GAPS")
+    now = utc_now()
     lines = [header]
     for r in rows:
         gaps = ",".join(f"{a}-{b}" if a != b else str(a) for a, b in r.gaps) or "-"
@@ -264,6 +267,12 @@ def agents_list(as_json: bool, **options: Any) -> None:
                 r.status,
                 f"{_age(r.heartbeat_age_seconds)} ago" if r.last_heartbeat_at else "never",
                 _age(r.oldest_pending_seconds) if r.oldest_pending_seconds is not None else "-",
+                (
+                    f"{r.backlog_records or 0} to come, "
+                    f"{_age((now - r.behind_since).total_seconds())}"
+                    if r.behind_since
+                    else "-"
+                ),
                 str(r.highest_seq) if r.highest_seq is not None else "-",
                 gaps,
             )

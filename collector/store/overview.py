@@ -28,12 +28,15 @@ class AgentOverview:
     clock_offset: float | None
     highest_seq: int | None
     gaps: list[list[int]]
+    #: still sending a backlog since (the engine waits for its department meanwhile)
+    behind_since: datetime | None = None
+    backlog_records: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         out = dict(self.__dict__)
-        out["last_heartbeat_at"] = (
-            self.last_heartbeat_at.isoformat() if self.last_heartbeat_at else None
-        )
+        for key in ("last_heartbeat_at", "behind_since"):
+            value = getattr(self, key)
+            out[key] = value.isoformat() if value else None
         return out
 
 
@@ -66,6 +69,8 @@ def agents_overview(conn: Connection, *, now: datetime) -> list[AgentOverview]:
                 clock_offset=agent.clock_offset,
                 highest_seq=highest.get(agent.agent_id),
                 gaps=gaps.get(agent.agent_id, []),
+                behind_since=agent.behind_since,
+                backlog_records=agent.backlog_records,
             )
         )
     return out
