@@ -1,9 +1,10 @@
 """The heartbeat: a signed note to the collector saying this agent is alive and how it is.
 
 It carries what the operator needs without logging in to the front-end machine (cursor
-positions, outbox depth, oldest undelivered age, quarantine, last errors) and brings back
-the collector's clock: the offset is measured NTP-style (collector time minus the midpoint
-of our send and receive times) and used when signing manifests.
+positions, outbox depth, whether a source is being read, oldest undelivered age, quarantine,
+last errors) and brings back the collector's clock: the offset is measured NTP-style
+(collector time minus the midpoint of our send and receive times) and used when signing
+manifests. Outbox depth and ``capturing`` are also the backlog the collector waits on.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from exchange_spec import protocol
 from exchange_spec.errors import ProtocolError
 
 from . import __version__
+from .backlog import CaptureState
 from .outbox import Outbox
 from .push import is_stale
 from .signing import AgentKeys, Enrolment
@@ -53,7 +55,12 @@ def trusted_time(
     return server_time(None, ack)
 
 
-def heartbeat_body(outbox: Outbox, agent_name: str) -> dict[str, Any]:
+def heartbeat_body(
+    outbox: Outbox, agent_name: str, capture: CaptureState | None = None
+) -> dict[str, Any]:
+    # outbox_pending and capturing are the backlog the collector waits on; capturing is
+    # read first for the reason given in Pusher.backlog.
+    capturing = capture is not None and capture.capturing
     stats = outbox.stats()
     return {
         "agent_version": __version__,
@@ -63,6 +70,7 @@ def heartbeat_body(outbox: Outbox, agent_name: str) -> dict[str, Any]:
         "cursors": outbox.cursors(),
         "outbox_pending": stats["pending"],
         "outbox_pending_bytes": stats["pending_bytes"],
+        "capturing": capturing,
         "oldest_pending_seconds": stats["oldest_pending_seconds"],
         "delivered": stats["delivered"],
         "rejected": stats["rejected"],
@@ -82,9 +90,12 @@ def send_heartbeat(
     *,
     agent_name: str = "",
     wall: Callable[[], datetime] = utc_now,
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Send one heartbeat; returns the collector's answer. Raises PushError/PushRefused."""
-    body = heartbeat_body(outbox, agent_name)
+    """Send one heartbeat (``body``, else :func:`heartbeat_body` now); returns the collector's
+    answer. Raises PushError/PushRefused."""
+    if body is None:
+        body = heartbeat_body(outbox, agent_name)
     # Sign with the collector's idea of now when we know our clock is off.
     offset = float(outbox.get_meta("clock_offset_seconds") or 0.0)
     created_at = (wall() + timedelta(seconds=offset)).isoformat(timespec="milliseconds")

@@ -13,6 +13,7 @@ from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from .backlog import CaptureState
 from .errors import OutboxFull
 from .mapping import Mapping, MapResult
 from .outbox import ChunkResult, Outbox, OutboxRecord, QuarantineItem
@@ -118,12 +119,14 @@ class Pipeline:
         *,
         source_factory: Callable[[SourceSettings], OdbcSource] = OdbcSource,
         stop: threading.Event | None = None,
+        capture: CaptureState | None = None,
     ) -> None:
         self.settings = settings
         self.mapper = mapper
         self.outbox = outbox
         self.source_factory = source_factory
         self.stop = stop or threading.Event()
+        self.capture = capture or CaptureState()
 
     @classmethod
     def for_source(
@@ -151,6 +154,10 @@ class Pipeline:
             # and the cursor stays put, so it is read again once there is room.
             self.outbox.check_room()
             mapped = map_chunk(self.settings.name, table, chunk.rows, self.mapper)
+            if advance and chunk.rows:
+                # Marked before the commit: a batch that already holds this chunk's records
+                # must not say "nothing is being read" while the poll goes on.
+                self.capture.started(self.settings.name)
             result = self.outbox.commit_chunk(
                 self.settings.name,
                 table_key(table),
@@ -173,23 +180,26 @@ class Pipeline:
             report = TableReport(self.settings.name, "*")
             report.paused = str(exc)
             return [report]
-        with self.source_factory(self.settings) as source:
-            for table in self.settings.tables:
-                report = TableReport(self.settings.name, table_key(table))
-                reports.append(report)
-                try:
-                    cursor = self.outbox.cursor(self.settings.name, table_key(table))
-                    chunks = source.read(table, cursor)
+        try:
+            with self.source_factory(self.settings) as source:
+                for table in self.settings.tables:
+                    report = TableReport(self.settings.name, table_key(table))
+                    reports.append(report)
                     try:
-                        self._consume(table, chunks, report, advance=True)
-                    finally:
-                        if isinstance(chunks, Generator):
-                            chunks.close()  # release the statement before the next table
-                except OutboxFull as exc:
-                    report.paused = str(exc)
-                    break
-                if self.stop.is_set():
-                    break
+                        cursor = self.outbox.cursor(self.settings.name, table_key(table))
+                        chunks = source.read(table, cursor)
+                        try:
+                            self._consume(table, chunks, report, advance=True)
+                        finally:
+                            if isinstance(chunks, Generator):
+                                chunks.close()  # release the statement before the next table
+                    except OutboxFull as exc:
+                        report.paused = str(exc)
+                        break
+                    if self.stop.is_set():
+                        break
+        finally:
+            self.capture.finished(self.settings.name)  # set by _consume once rows came
         return reports
 
     def backfill(

@@ -5,6 +5,10 @@ ones from capture time). A record is marked delivered only when a receipt that v
 with the pinned collector key, and names the manifest we sent, covers its seq. Failures
 are retried forever with :mod:`agent.backoff`; the pusher never sleeps, it tells the
 caller when to try again (``next_attempt_at``).
+
+Every manifest says how far behind the agent is (``backlog``: records still pending after
+this batch, and whether a source is being read), so the collector waits before judging a
+department whose data is still coming.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import httpx
 from exchange_spec import protocol
 from exchange_spec.errors import ProtocolError
 
+from .backlog import CaptureState
 from .backoff import Backoff
 from .errors import PushError, PushRefused
 from .outbox import Outbox, PendingRecord
@@ -80,8 +85,10 @@ class Pusher:
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utc_now,
         stop: threading.Event | None = None,
+        capture: CaptureState | None = None,
     ) -> None:
         self.stop = stop or threading.Event()
+        self.capture = capture or CaptureState()
         self.outbox = outbox
         self.keys = keys
         self.enrolment = enrolment
@@ -94,6 +101,9 @@ class Pusher:
         self.wall = wall
         self.next_attempt_at = 0.0
         self.last_waits: list[float] = []
+        # Whether the last report the collector acknowledged said "behind": it then waits
+        # for a report saying otherwise, which the runner sends when no batch will.
+        self.told_behind = False
 
     # -- one batch --------------------------------------------------------------------------
     def _created_at(self) -> str:
@@ -101,12 +111,23 @@ class Pusher:
         offset = self.outbox.get_meta("clock_offset_seconds") or 0.0
         return (self.wall() + timedelta(seconds=float(offset))).isoformat(timespec="milliseconds")
 
+    def backlog(self, batch: list[PendingRecord]) -> protocol.Backlog:
+        """What is left to send after ``batch``."""
+        # Read before the pending count: a poll that ends in between has committed its
+        # records already, so they are counted; read after, a poll that started and ended
+        # in between would go unnoticed.
+        capturing = self.capture.capturing
+        pending, _ = self.outbox.pending_totals()
+        return protocol.Backlog(max(0, pending - len(batch)), capturing)
+
     def envelope(self, batch: list[PendingRecord]) -> dict[str, Any]:
-        """A freshly signed batch envelope (new nonce and created_at every call)."""
+        """A freshly signed batch envelope (new nonce, created_at and backlog every call)."""
+        backlog = self.backlog(batch)  # before created_at, as a heartbeat's body is
         manifest = protocol.batch_manifest(
             self.enrolment.agent_id,
             [(r.seq, r.content_hash) for r in batch],
             created_at=self._created_at(),
+            backlog=backlog,
         )
         return {
             "manifest": manifest,
@@ -164,6 +185,8 @@ class Pusher:
                 self._learn_offset(exc, sent_at)
             raise
         delivered, rejected = self.check_receipt(answer, envelope["manifest"])
+        backlog = protocol.read_backlog(envelope["manifest"])
+        self.told_behind = backlog is not None and backlog.behind
         if not delivered and not rejected:
             # Sending the same batch again at once would loop; wait like after a failure.
             raise UntrustedReceipt("the receipt covers none of the records sent; will retry")

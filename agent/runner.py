@@ -4,6 +4,11 @@ APScheduler runs one poll job per source (never two at once for the same source)
 ticker (the pusher decides when it is time, honouring its backoff) and the heartbeat.
 SIGTERM/SIGINT stop the scheduler after the running jobs finish their current chunk
 transaction; connections are closed and the process exits 0.
+
+The pipelines, the pusher and the heartbeat share one :class:`CaptureState`, so batches and
+heartbeats tell the collector whether more is coming. When the last word the collector had
+said "behind" and the agent has caught up, a push tick says so at once with a heartbeat
+(there may be no batch left to carry it).
 """
 
 from __future__ import annotations
@@ -20,10 +25,13 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from exchange_spec import protocol
+
+from .backlog import CaptureState
 from .backoff import Backoff
 from .config import AgentConfig
 from .errors import AgentError, PushError
-from .heartbeat import send_heartbeat
+from .heartbeat import heartbeat_body, send_heartbeat
 from .metrics import MetricsServer
 from .outbox import OUTBOX_FILE, Limits, Outbox
 from .pipeline import Pipeline, TableReport
@@ -57,6 +65,7 @@ class Agent:
     pipelines: list[Pipeline]
     pusher: Pusher
     stop: threading.Event = field(default_factory=threading.Event)
+    capture: CaptureState = field(default_factory=CaptureState)
 
     @classmethod
     def build(
@@ -69,11 +78,19 @@ class Agent:
         keys = AgentKeys(config.agent.state_dir)
         enrolment = keys.require_enrolment()
         stop = threading.Event()
+        capture = CaptureState()
         outbox = open_outbox(config)
         try:
             hmac_key = keys.hmac_key()
             pipelines = [
-                Pipeline.for_source(s, outbox, hmac_key, source_factory=source_factory, stop=stop)
+                Pipeline.for_source(
+                    s,
+                    outbox,
+                    hmac_key,
+                    source_factory=source_factory,
+                    stop=stop,
+                    capture=capture,
+                )
                 for s in config.sources
             ]
             client = build_client(config.collector, transport)
@@ -90,8 +107,9 @@ class Agent:
             backoff=Backoff(config.push.backoff_first_seconds, config.push.backoff_cap_seconds),
             interval_seconds=config.push.interval_seconds,
             stop=stop,
+            capture=capture,
         )
-        return cls(config, outbox, keys, enrolment, client, pipelines, pusher, stop)
+        return cls(config, outbox, keys, enrolment, client, pipelines, pusher, stop, capture)
 
     def close(self) -> None:
         self.client.close()
@@ -119,20 +137,46 @@ class Agent:
             return None
         if outcome is not None and outcome.error:
             log.error("push: %s", outcome.error)
+        try:
+            self._announce_caught_up()
+        except AgentError as exc:
+            self.outbox.record_error("heartbeat", str(exc))
+            log.error("heartbeat after catching up failed: %s", exc)
         return outcome
 
-    def heartbeat(self) -> None:
+    def _announce_caught_up(self) -> None:
+        """The collector waits while our last word said "behind"; once nothing is pending
+        and no source is being read, say so now: no batch may follow to say it."""
+        if not self.pusher.told_behind or self.capture.capturing:
+            return
+        if self.outbox.pending_totals()[0] > 0:
+            return  # the next batch says it
+        body = self._send_heartbeat()
+        if body is not None:  # a failed one is tried again on the next tick
+            self.pusher.told_behind = _says_behind(body)
+
+    def _send_heartbeat(self) -> dict[str, Any] | None:
+        """Send a heartbeat; the body sent, or None when it failed (recorded)."""
+        body = heartbeat_body(self.outbox, self.config.agent.name, self.capture)
         try:
-            send_heartbeat(
-                self.outbox,
-                self.keys,
-                self.enrolment,
-                self.client,
-                agent_name=self.config.agent.name,
-            )
+            send_heartbeat(self.outbox, self.keys, self.enrolment, self.client, body=body)
         except PushError as exc:
             self.outbox.record_error("heartbeat", str(exc))
             log.warning("heartbeat failed: %s", exc)
+            return None
+        return body
+
+    def heartbeat(self) -> bool:
+        """Send a heartbeat; True when the collector acknowledged it."""
+        body = self._send_heartbeat()
+        if body is None:
+            return False
+        if _says_behind(body):
+            # E.g. a poll re-reading rows already sent: no batch follows, so the push
+            # ticks must announce the catch-up as after a batch that said "behind".
+            # (Never cleared here: this runs beside the pusher and may be older news.)
+            self.pusher.told_behind = True
+        return True
 
     def prune(self) -> None:
         self.outbox.prune(timedelta(days=self.config.outbox.retention_days))
@@ -188,6 +232,10 @@ class Agent:
                 metrics.stop()
             self.close()
         log.info("agent stopped")
+
+
+def _says_behind(body: dict[str, Any]) -> bool:
+    return protocol.Backlog(int(body["outbox_pending"]), bool(body["capturing"])).behind
 
 
 def _now() -> datetime:
