@@ -66,6 +66,10 @@ class Agent:
     pusher: Pusher
     stop: threading.Event = field(default_factory=threading.Event)
     capture: CaptureState = field(default_factory=CaptureState)
+    # A failed catch-up heartbeat waits like a failed push: a collector outage must not
+    # draw one request (and one recorded error) per push tick.
+    catch_up_backoff: Backoff = field(default_factory=Backoff)
+    catch_up_retry_at: float = 0.0
 
     @classmethod
     def build(
@@ -109,7 +113,18 @@ class Agent:
             stop=stop,
             capture=capture,
         )
-        return cls(config, outbox, keys, enrolment, client, pipelines, pusher, stop, capture)
+        return cls(
+            config,
+            outbox,
+            keys,
+            enrolment,
+            client,
+            pipelines,
+            pusher,
+            stop,
+            capture,
+            Backoff(config.push.backoff_first_seconds, config.push.backoff_cap_seconds),
+        )
 
     def close(self) -> None:
         self.client.close()
@@ -149,11 +164,16 @@ class Agent:
         and no source is being read, say so now: no batch may follow to say it."""
         if not self.pusher.told_behind or self.capture.capturing:
             return
+        if self.pusher.clock() < self.catch_up_retry_at:
+            return
         if self.outbox.pending_totals()[0] > 0:
             return  # the next batch says it
         body = self._send_heartbeat()
-        if body is not None:  # a failed one is tried again on the next tick
-            self.pusher.told_behind = _says_behind(body)
+        if body is None:  # tried again after a backoff wait
+            self.catch_up_retry_at = self.pusher.clock() + self.catch_up_backoff.failed()
+            return
+        self.catch_up_backoff.succeeded()
+        self.pusher.told_behind = _says_behind(body)
 
     def _send_heartbeat(self) -> dict[str, Any] | None:
         """Send a heartbeat; the body sent, or None when it failed (recorded)."""

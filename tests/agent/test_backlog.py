@@ -176,11 +176,16 @@ def test_catching_up_is_announced_by_a_heartbeat_when_no_batch_follows(
         assert heartbeat_requests(fake) == 0  # nothing to announce while a source is read
         batches = len(batch_manifests(fake))
 
-        fake.fail_next = [503]  # the announcement fails: it is tried on the next tick
+        now = [agent.pusher.clock()]
+        agent.pusher.clock = lambda: now[0]
+        fake.fail_next = [503]  # the announcement fails: tried again after a backoff wait
         agent.push()
         assert heartbeat_requests(fake) == 1 and fake.heartbeats == []
         assert agent.pusher.told_behind
+        agent.push()  # the next tick, before the wait is over: nothing sent
+        assert heartbeat_requests(fake) == 1
 
+        now[0] = agent.catch_up_retry_at
         agent.push()
         [beat] = fake.heartbeats
         assert (beat["outbox_pending"], beat["capturing"]) == (0, False)
