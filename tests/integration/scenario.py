@@ -93,10 +93,10 @@ class Department:
     def config(self) -> Path:
         return self.root / "agent.toml"
 
-    def create(self, cases: int) -> None:
+    def create(self, cases: int, *, batch: int = 100) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         legacy.create_legacy_sqlite(self.db, cases)
-        self.config.write_text(agent_config(self.db, self.url), "utf-8")
+        self.config.write_text(agent_config(self.db, self.url, batch=batch), "utf-8")
 
     def add_cases(self, first: int, last: int) -> None:
         """Append cases ``first..last`` (as the demo generator numbers them)."""

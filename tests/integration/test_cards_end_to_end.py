@@ -5,6 +5,10 @@ the cases it received and issues cards; each card opens a supervision matter. Th
 cases were accepted in September 2026 and every fifth one was never completed, so today
 those are far past their limits: each must carry exactly one red card (red suppresses
 yellow) and one matter. Refused cases (不受理) run no clock and get no card.
+
+The agent sends its backlog in batches of 10 while the engine sweeps every second: a case's
+acceptance arrives batches before its completion, and no completed case may get a card
+meanwhile (the agent says it is behind, and the engine waits for it).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ def test_overdue_cases_get_one_red_card_and_one_matter_each(tmp_path: Path) -> N
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", 60, collector.log)
         dept = Department(tmp_path / "dept", f"http://127.0.0.1:{port}")
-        dept.create(CASES)
+        dept.create(CASES, batch=10)
         dept.enrol(cdir)
         run_cli("esup-agent", "run", "-c", str(dept.config), "--once")
 
@@ -70,5 +74,8 @@ def test_overdue_cases_get_one_red_card_and_one_matter_each(tmp_path: Path) -> N
         )  # fmt: skip
         assert shown["state"] == "overdue"
         assert {v["kind"] for v in shown["verdicts"]} >= {"red"}
+
+        (agent,) = _json("agents", "list", "--data-dir", str(cdir))
+        assert agent["behind_since"] is None and agent["backlog_records"] == 0
     finally:
         collector.kill()
