@@ -15,6 +15,7 @@ from sqlalchemy import Engine, select
 from collector.clock import SHANGHAI
 from collector.engine import calendar_store, exemptions
 from collector.engine.cases import load_cases, load_catalogue
+from collector.engine.catching_up import departments_catching_up
 from collector.engine.errors import NotFound
 from collector.engine.rules_file import EngineRules
 from collector.engine.silence import silent_departments
@@ -42,6 +43,9 @@ def case_view(engine: Engine, sblsh: str, rules: EngineRules, at: datetime) -> d
         case = found[0]
         stored = existing(conn, [sblsh]).get(sblsh, [])
         silence = silent_departments(conn, at, rules.silence_after_hours).get(case.department)
+        behind = departments_catching_up(conn, at, rules.clock.silence_grace_hours).get(
+            case.department
+        )
         exempt = exemptions.valid_on(conn, at.astimezone(SHANGHAI).date()).get(sblsh, frozenset())
         event_times = dict(
             conn.execute(
@@ -93,6 +97,12 @@ def case_view(engine: Engine, sblsh: str, rules: EngineRules, at: datetime) -> d
             "calendar_version": int(calendar.version),
             "timeline": timeline,
             "verdicts": listed,
+            # Not None: the sweep does not judge this case until the agent has caught up.
+            "waiting_for_backlog": (
+                {"since": behind.since.isoformat(), "records": behind.records}
+                if behind is not None
+                else None
+            ),
         }
     )
     return view
@@ -133,6 +143,13 @@ def render_text(view: dict[str, Any]) -> str:
     for fact in view["facts"]:
         lines.append(f"  fact: {fact['code']}: {fact['detail']}")
     lines += ["", "verdicts:"]
+    waiting = view.get("waiting_for_backlog")
+    if waiting:
+        lines.append(
+            f"  (the department's agent is still sending its backlog: {waiting['records']} "
+            f"records to come, since {waiting['since']}; verdicts below marked due are not "
+            "issued until it has caught up / 该部门采集端仍在补传，判定暂缓)"
+        )
     if not view["verdicts"]:
         lines.append("  none")
     for v in view["verdicts"]:

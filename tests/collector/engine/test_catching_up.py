@@ -12,6 +12,8 @@ from datetime import timedelta
 
 from sqlalchemy import Engine, func, select
 
+from collector.engine.case_view import case_view, render_text
+from collector.engine.rules_file import load_rules
 from collector.engine.sweep import run_sweep
 from collector.store.overview import agents_overview
 from collector.store.tables import agents, case_clocks, engine_dirty_cases
@@ -165,3 +167,16 @@ def test_a_malformed_backlog_refuses_the_batch_with_a_clear_reason(
     assert "backlog must be" in body["message_en"] and "backlog" in body["message_zh"]
     with store_engine.connect() as conn:
         assert conn.execute(select(agents.c.backlog_records)).scalar_one() is None
+
+
+def test_case_show_says_the_case_waits_for_its_agent(client: object, store_engine: Engine) -> None:
+    agent = _agent(client, store_engine)
+    agent.verified_receipt(agent.send([(1, sl("S-1", SLSJ))], backlog=protocol.Backlog(7, True)))
+    view = case_view(store_engine, "S-1", load_rules(None), utc_now())
+    assert view["waiting_for_backlog"]["records"] == 7
+    text = render_text(view)
+    assert "still sending its backlog: 7 records to come" in text and "补传" in text
+
+    assert agent.heartbeat({"outbox_pending": 0, "capturing": False}).status_code == 200
+    caught_up = case_view(store_engine, "S-1", load_rules(None), utc_now())
+    assert caught_up["waiting_for_backlog"] is None
