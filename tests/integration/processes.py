@@ -6,13 +6,15 @@ SIGKILL it at any moment and show the log when something goes wrong.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,3 +119,26 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
             f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}"
         )
     return done
+
+
+@contextmanager
+def judging_collector(tmp_path: Path) -> Iterator[tuple[Path, str, Proc]]:
+    """A collector whose engine sweeps its dirty cases every second; yields its data dir,
+    URL and process, and SIGKILLs it at the end."""
+    port = free_port()
+    cdir = tmp_path / "collector"
+    cdir.mkdir()
+    collector = collector_proc(cdir, port)
+    collector.env["ESUP_COLLECTOR_ENGINE_DIRTY_SECONDS"] = "1"
+    collector.start()
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_http(f"{url}/healthz", 60, collector.log)
+        yield cdir, url, collector
+    finally:
+        collector.kill()
+
+
+def collector_json(*args: str) -> list[dict[str, object]]:
+    """An ``esup-collector`` command's ``--json`` output."""
+    return json.loads(run_cli("esup-collector", *args, "--json").stdout)  # type: ignore[no-any-return]

@@ -11,24 +11,18 @@ card. Without the wait, every completed case among the first 30 got a wrong red 
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
 from sqlalchemy import create_engine, select
 
 from collector.store.tables import records_current
-from installer import legacy_demo_db as legacy
 
 from .gate import BatchGate
-from .processes import BIN, collector_proc, free_port, run_cli, wait_http, wait_until
-from .scenario import Department
+from .processes import BIN, collector_json, judging_collector, wait_until
+from .scenario import Department, open_demo_cases
 
 CASES = 60
-
-
-def _json(*args: str) -> list[dict[str, object]]:
-    return json.loads(run_cli("esup-collector", *args, "--json").stdout)  # type: ignore[no-any-return]
 
 
 def _record_types(cdir: Path) -> set[str]:
@@ -72,15 +66,8 @@ def _full_sweep(cdir: Path) -> str:
 def test_no_card_while_the_agent_is_behind_and_exactly_the_open_cases_after(
     tmp_path: Path,
 ) -> None:
-    port = free_port()
-    cdir = tmp_path / "collector"
-    cdir.mkdir()
-    collector = collector_proc(cdir, port)
-    collector.env["ESUP_COLLECTOR_ENGINE_DIRTY_SECONDS"] = "1"
-    collector.start()
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, collector.log)
-        with BatchGate(f"http://127.0.0.1:{port}", let_through=9) as gate:
+    with judging_collector(tmp_path) as (cdir, url, collector):
+        with BatchGate(url, let_through=9) as gate:
             dept = Department(tmp_path / "dept", gate.url)
             dept.create(CASES, batch=10)
             dept.enrol(cdir)
@@ -91,32 +78,24 @@ def test_no_card_while_the_agent_is_behind_and_exactly_the_open_cases_after(
 
             summary = _full_sweep(cdir)
             assert "still sending its backlog" in summary
-            verdicts = _json("verdicts", "list", "--data-dir", str(cdir))
+            verdicts = collector_json("verdicts", "list", "--data-dir", str(cdir))
             assert [v for v in verdicts if v["kind"] in ("warning", "yellow", "red")] == []
-            (agent,) = _json("agents", "list", "--data-dir", str(cdir))
+            (agent,) = collector_json("agents", "list", "--data-dir", str(cdir))
             assert agent["behind_since"] is not None and agent["backlog_records"] > 0
 
             gate.open()
             assert _agent_once(dept.config) == 0
 
-        apps = legacy.demo_applications(CASES).applications
-        status = {row[0]: row[legacy.SLXX_COLUMNS.index("ZT")] for row in apps}
-        open_cases = {
-            f"43070203012026{i:06d}"
-            for i in range(1, CASES + 1)
-            if i % 5 == 0 and i % 10 != 0 and status[i] == "01"  # sent, accepted, not done
-        }
+        open_cases = open_demo_cases(CASES)
 
         def reds() -> list[str]:
-            verdicts = _json("verdicts", "list", "--data-dir", str(cdir))
+            verdicts = collector_json("verdicts", "list", "--data-dir", str(cdir))
             return sorted(str(v["case_id"]) for v in verdicts if v["kind"] == "red")
 
         wait_until(lambda: len(reds()) >= len(open_cases), 60, "red cards", collector.log)
         _full_sweep(cdir)  # and a full sweep of our own finds nothing more to card
         assert reds() == sorted(open_cases)
-        verdicts = _json("verdicts", "list", "--data-dir", str(cdir))
+        verdicts = collector_json("verdicts", "list", "--data-dir", str(cdir))
         assert not [v for v in verdicts if v["kind"] == "yellow" and v["case_id"] in open_cases]
-        (agent,) = _json("agents", "list", "--data-dir", str(cdir))
+        (agent,) = collector_json("agents", "list", "--data-dir", str(cdir))
         assert agent["behind_since"] is None and agent["backlog_records"] == 0
-    finally:
-        collector.kill()

@@ -16,53 +16,33 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from installer import legacy_demo_db as legacy
-
-from .processes import collector_proc, free_port, run_cli, wait_http, wait_until
-from .scenario import Department
+from .processes import collector_json, judging_collector, run_cli, wait_until
+from .scenario import Department, open_demo_cases
 
 CASES = 60
 
 
-def _json(*args: str) -> list[dict[str, object]]:
-    return json.loads(run_cli("esup-collector", *args, "--json").stdout)  # type: ignore[no-any-return]
-
-
 def test_overdue_cases_get_one_red_card_and_one_matter_each(tmp_path: Path) -> None:
-    port = free_port()
-    cdir = tmp_path / "collector"
-    cdir.mkdir()
-    collector = collector_proc(cdir, port)
-    collector.env["ESUP_COLLECTOR_ENGINE_DIRTY_SECONDS"] = "1"
-    collector.start()
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, collector.log)
-        dept = Department(tmp_path / "dept", f"http://127.0.0.1:{port}")
+    with judging_collector(tmp_path) as (cdir, url, collector):
+        dept = Department(tmp_path / "dept", url)
         dept.create(CASES, batch=10)
         dept.enrol(cdir)
         run_cli("esup-agent", "run", "-c", str(dept.config), "--once")
 
-        apps = legacy.demo_applications(CASES).applications
-        status = {row[0]: row[legacy.SLXX_COLUMNS.index("ZT")] for row in apps}
-        open_cases = {
-            f"43070203012026{i:06d}"
-            for i in range(1, CASES + 1)
-            if i % 5 == 0 and i % 10 != 0 and status[i] == "01"  # sent, accepted, not done
-        }
+        open_cases = open_demo_cases(CASES)
         assert open_cases
 
         def reds() -> list[dict[str, object]]:
-            return [
-                v for v in _json("verdicts", "list", "--data-dir", str(cdir)) if v["kind"] == "red"
-            ]
+            verdicts = collector_json("verdicts", "list", "--data-dir", str(cdir))
+            return [v for v in verdicts if v["kind"] == "red"]
 
         wait_until(lambda: len(reds()) >= len(open_cases), 90, "red cards", collector.log)
         cards = reds()
         assert sorted(str(v["case_id"]) for v in cards) == sorted(open_cases)
-        verdicts = _json("verdicts", "list", "--data-dir", str(cdir))
+        verdicts = collector_json("verdicts", "list", "--data-dir", str(cdir))
         assert not [v for v in verdicts if v["kind"] == "yellow" and v["case_id"] in open_cases]
 
-        matters = _json("supervision", "list", "--data-dir", str(cdir))
+        matters = collector_json("supervision", "list", "--data-dir", str(cdir))
         assert sorted(str(m["case_id"]) for m in matters) == sorted(open_cases)
         assert all(m["state"] == "open" for m in matters)
 
@@ -75,7 +55,5 @@ def test_overdue_cases_get_one_red_card_and_one_matter_each(tmp_path: Path) -> N
         assert shown["state"] == "overdue"
         assert {v["kind"] for v in shown["verdicts"]} >= {"red"}
 
-        (agent,) = _json("agents", "list", "--data-dir", str(cdir))
+        (agent,) = collector_json("agents", "list", "--data-dir", str(cdir))
         assert agent["behind_since"] is None and agent["backlog_records"] == 0
-    finally:
-        collector.kill()
