@@ -416,6 +416,11 @@ class Outbox:
         ]
 
     # -- size bound -------------------------------------------------------------------------
+    def pending_count(self) -> int:
+        """Undelivered records; from the partial index alone (no bodies read), so the pusher
+        can ask before every batch."""
+        return int(self._query("SELECT count(*) FROM records WHERE state = 'pending'")[0][0])
+
     def pending_totals(self) -> tuple[int, int]:
         count, size = self._query(
             "SELECT count(*), coalesce(sum(bytes), 0) FROM records WHERE state = 'pending'"

@@ -117,7 +117,7 @@ class Pusher:
         # records already, so they are counted; read after, a poll that started and ended
         # in between would go unnoticed.
         capturing = self.capture.capturing
-        pending, _ = self.outbox.pending_totals()
+        pending = self.outbox.pending_count()
         return protocol.Backlog(max(0, pending - len(batch)), capturing)
 
     def envelope(self, batch: list[PendingRecord]) -> dict[str, Any]:

@@ -166,7 +166,7 @@ class Agent:
             return
         if self.pusher.clock() < self.catch_up_retry_at:
             return
-        if self.outbox.pending_totals()[0] > 0:
+        if self.outbox.pending_count() > 0:
             return  # the next batch says it
         body = self._send_heartbeat()
         if body is None:  # tried again after a backoff wait
