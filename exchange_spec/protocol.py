@@ -132,6 +132,16 @@ def read_backlog(frame: Mapping[str, Any]) -> Backlog | None:
     return Backlog(records, capturing)
 
 
+def heartbeat_backlog(body: Mapping[str, Any]) -> Backlog | None:
+    """The backlog a heartbeat body reports (``outbox_pending``, ``capturing``); None when it
+    holds no usable ``outbox_pending``. A body without ``capturing`` (older agents) says no
+    source is being read."""
+    pending = body.get("outbox_pending")
+    if not isinstance(pending, int) or isinstance(pending, bool) or pending < 0:
+        return None
+    return Backlog(pending, body.get("capturing") is True)
+
+
 def batch_manifest(
     agent_id: str,
     items: Sequence[tuple[int, str]],

@@ -22,14 +22,6 @@ router = APIRouter(prefix="/api/v1", tags=["agents"])
 HEARTBEAT_LIMIT = 256 * 1024
 
 
-def _backlog_of(body: dict[str, Any]) -> protocol.Backlog | None:
-    """The backlog a heartbeat reports; None when it says nothing usable about it."""
-    pending, capturing = body.get("outbox_pending"), body.get("capturing", False)
-    if not isinstance(pending, int) or isinstance(pending, bool) or pending < 0:
-        return None
-    return protocol.Backlog(pending, capturing is True)
-
-
 @router.post("/heartbeat", openapi_extra=openapi.HEARTBEAT)
 async def heartbeat(request: Request, ctx: Context) -> dict[str, Any]:
     """Store the agent's last heartbeat; answer ``collector_time`` in a signed acknowledgement."""
@@ -56,7 +48,7 @@ async def heartbeat(request: Request, ctx: Context) -> dict[str, Any]:
             enrolment.record_heartbeat(
                 conn, verified.agent.agent_id, body, now=now, clock_offset=verified.clock_offset
             )
-            reported = _backlog_of(body)
+            reported = protocol.heartbeat_backlog(body)
             if reported is not None:
                 record_backlog(
                     conn,

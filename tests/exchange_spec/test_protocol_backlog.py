@@ -64,3 +64,19 @@ def test_the_backlog_is_signed_with_the_batch() -> None:
     manifest["backlog"]["records"] = 0  # "nothing more is coming" cannot be forged
     with pytest.raises(BadSignature):
         protocol.verify(raw, manifest, signature)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        ({"outbox_pending": 40, "capturing": True}, protocol.Backlog(40, True)),
+        ({"outbox_pending": 0}, protocol.Backlog(0, False)),  # an agent without capturing
+        ({"outbox_pending": -1}, None),
+        ({"outbox_pending": True}, None),
+        ({}, None),
+    ],
+)
+def test_a_heartbeat_body_reports_its_backlog_when_it_holds_a_usable_count(
+    body: dict[str, Any], expected: protocol.Backlog | None
+) -> None:
+    assert protocol.heartbeat_backlog(body) == expected

@@ -58,6 +58,8 @@ def test_protocol_functions_are_still_there() -> None:
         "parse_time",
         "key_id",
         "new_nonce",
+        "read_backlog",
+        "heartbeat_backlog",
     ):
         assert callable(getattr(protocol, name)), name
 
