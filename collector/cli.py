@@ -233,7 +233,7 @@ def agents_list(as_json: bool, **options: Any) -> None:
 
     Lag is the time since the last heartbeat and the age of the oldest record the agent
     still holds undelivered (from its heartbeat). BACKLOG shows an agent still sending what
-    it holds (records to come, and for how long): the engine waits with its department's
+    it holds (records still to send, and for how long): the engine waits with its department's
     cards meanwhile, for at most the rules' grace window. Gaps are seqs missing between 1
     and the highest seq received.
 
@@ -268,8 +268,8 @@ def agents_list(as_json: bool, **options: Any) -> None:
                 f"{_age(r.heartbeat_age_seconds)} ago" if r.last_heartbeat_at else "never",
                 _age(r.oldest_pending_seconds) if r.oldest_pending_seconds is not None else "-",
                 (
-                    f"{r.backlog_records or 0} to come, "
-                    f"{_age((now - r.behind_since).total_seconds())}"
+                    f"{r.backlog_records or 0} to send, "
+                    f"behind {_age((now - r.behind_since).total_seconds())}"
                     if r.behind_since
                     else "-"
                 ),

@@ -79,7 +79,8 @@ class SweepResult:
         )
         if self.waiting_for:
             waiting = ", ".join(
-                f"{c.department} ({c.records} records still to come, behind since "
+                f"{c.department} (records still to send: {c.records}"
+                f"{', reading its database' if c.capturing else ''}; behind since "
                 f"{c.since.isoformat(timespec='seconds')})"
                 for c in self.waiting_for.values()
             )
