@@ -323,16 +323,20 @@ def import_(file: Path, department: str, **options: Any) -> None:
     """
     from .importer import import_file
 
-    engine = _engine(_settings(**options))
+    settings = _settings(**options)
+    engine = _engine(settings)
+    bounds = settings.date_bounds
     size = file.stat().st_size
     try:
         if sys.stderr.isatty():
             with click.progressbar(
                 length=size, label=f"importing {file.name}", file=sys.stderr
             ) as bar:
-                summary = import_file(engine, file, department, on_progress=bar.update)
+                summary = import_file(
+                    engine, file, department, on_progress=bar.update, date_bounds=bounds
+                )
         else:
-            summary = import_file(engine, file, department)
+            summary = import_file(engine, file, department, date_bounds=bounds)
     finally:
         engine.dispose()
     click.echo(f"accepted:    {summary.accepted}")

@@ -17,6 +17,8 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from exchange_spec import DEFAULT_DATE_BOUNDS, DateBounds
+
 from .errors import CollectorError, StoreError
 from .store.enrolment import ensure_department
 from .store.ingest import Outcome, RecordWriter, Source, problem
@@ -76,6 +78,7 @@ def import_file(
     department: str,
     *,
     on_progress: Callable[[int], None] | None = None,
+    date_bounds: DateBounds = DEFAULT_DATE_BOUNDS,
 ) -> ImportSummary:
     """Import ``path`` for ``department``; returns counts and the rejected lines."""
     summary = ImportSummary()
@@ -88,7 +91,7 @@ def import_file(
         try:
             with engine.begin() as conn:
                 ensure_department(conn, department)
-                writer = RecordWriter(conn, source, now=now)
+                writer = RecordWriter(conn, source, now=now, date_bounds=date_bounds)
                 parsed = [(n, r, None) for n, r in chunk if not isinstance(r, _Unparsable)]
                 stored = iter(writer.store_many(parsed))
                 # Count in line order, unparsable lines among the others.

@@ -14,6 +14,9 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from exchange_spec import DateBounds
+from exchange_spec.date_bounds import WIDEST, BadDateBounds
+
 from .errors import SettingsError
 
 ENV_PREFIX = "ESUP_COLLECTOR_"
@@ -55,6 +58,15 @@ class CollectorSettings:
     #: Processes that evaluate a sweep of more than one page (2,000 cases); 0: one per core,
     #: at most 4; 1: evaluate in the collector's own process.
     engine_sweep_workers: int = 0
+    #: Dates a record may carry (YYYY-MM-DD, as written in the record); a record with a time
+    #: or date outside is refused (rule.date_out_of_range). Within 1900-01-01 .. 2199-12-31.
+    record_dates_from: str = "2000-01-01"
+    record_dates_to: str = "2100-12-31"
+
+    @property
+    def date_bounds(self) -> DateBounds:
+        """The record date bounds as exchange_spec validates with them."""
+        return DateBounds.parse(self.record_dates_from, self.record_dates_to)
 
     @property
     def resolved_store_url(self) -> str:
@@ -103,6 +115,14 @@ class CollectorSettings:
             raise SettingsError("bureau_name is empty: set the bureau's name, e.g. 常德市监察局")
         if not self.host:
             raise SettingsError("host is empty: use 127.0.0.1 behind a reverse proxy")
+        try:
+            self.date_bounds  # noqa: B018 - parsed to check it
+        except BadDateBounds as exc:
+            raise SettingsError(
+                f"record_dates_from={self.record_dates_from!r}, record_dates_to="
+                f"{self.record_dates_to!r}: {exc} (default 2000-01-01 .. 2100-12-31; "
+                f"at most {WIDEST[0]} .. {WIDEST[1]})"
+            ) from exc
         return self
 
 

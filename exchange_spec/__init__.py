@@ -4,6 +4,7 @@ This package is the only contract between the agent and the collector.
 Public API (pinned by tests/exchange_spec/test_public_api.py):
 
 - :func:`validate_record` – every problem of one record (empty list when valid)
+- :class:`DateBounds` – the dates a record may carry (default 2000-01-01 .. 2100-12-31)
 - :func:`is_valid` – fast yes/no for the hot path
 - :func:`validate_record_set`, :func:`validate_records` – rules across the records of a case
 - :func:`content_hash`, :func:`canonical_bytes` – RFC 8785 + SHA-256
@@ -13,6 +14,7 @@ Public API (pinned by tests/exchange_spec/test_public_api.py):
 
 from .__version__ import __version__
 from .canonical import canonical_bytes, content_hash
+from .date_bounds import DEFAULT_DATE_BOUNDS, DateBounds
 from .errors import SpecError
 from .records import (
     CASE_TYPES,
@@ -32,8 +34,10 @@ from .validate import (
 
 __all__ = [
     "CASE_TYPES",
+    "DEFAULT_DATE_BOUNDS",
     "RECORD_TYPES",
     "SPEC_VERSION",
+    "DateBounds",
     "Problem",
     "SpecError",
     "__version__",

@@ -11,6 +11,7 @@ from typing import Any
 import click
 
 from .__version__ import __version__
+from .date_bounds import WIDEST, BadDateBounds, DateBounds
 from .errors import SpecError, UnreadableInput
 from .file_check import FileStats, Finding, check_file
 from .records import RECORD_TYPES
@@ -54,8 +55,26 @@ def _print_text(finding: Finding, last_where: list[str]) -> None:
     show_default=True,
     help="text for people; json prints one JSON object per line (see docs/exchange-spec.md).",
 )
+@click.option(
+    "--earliest",
+    metavar="YYYY-MM-DD",
+    default=None,
+    help=f"Earliest date a record may carry (default 2000-01-01; not before {WIDEST[0]}).",
+)
+@click.option(
+    "--latest",
+    metavar="YYYY-MM-DD",
+    default=None,
+    help=f"Latest date a record may carry (default 2100-12-31; not after {WIDEST[1]}).",
+)
 @click.pass_context
-def validate(ctx: click.Context, files: tuple[Path, ...], output_format: str) -> None:
+def validate(
+    ctx: click.Context,
+    files: tuple[Path, ...],
+    output_format: str,
+    earliest: str | None,
+    latest: str | None,
+) -> None:
     """Check record files (JSON Lines, or one JSON array) against spec 1.0.
 
     Prints every invalid record with file, line, record type, SBLSH, field and what to fix,
@@ -64,7 +83,15 @@ def validate(ctx: click.Context, files: tuple[Path, ...], output_format: str) ->
 
     Exit status: 0 all records valid, 1 some records invalid (a line that is not JSON counts
     as an invalid record), 2 a file could not be read (missing, not UTF-8, broken JSON array).
+    Dates outside --earliest .. --latest are refused (rule.date_out_of_range).
     """
+    try:
+        bounds = DateBounds.parse(earliest, latest)
+    except BadDateBounds as exc:
+        raise click.BadParameter(
+            f"{exc} / 日期范围无效:须为 YYYY-MM-DD,且在 {WIDEST[0]} 至 {WIDEST[1]} 之内",
+            param_hint="--earliest/--latest",
+        ) from exc
     as_json = output_format == "json"
     records = invalid = unreadable = 0
     last_where = [""]
@@ -73,7 +100,7 @@ def validate(ctx: click.Context, files: tuple[Path, ...], output_format: str) ->
         try:
             bar = _progress(path)
             with bar as progress:
-                for finding in check_file(path, stats, progress):
+                for finding in check_file(path, stats, progress, bounds):
                     bar.clear_line()
                     if as_json:
                         click.echo(json.dumps(finding.as_dict(), ensure_ascii=False))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .date_bounds import DEFAULT_DATE_BOUNDS, DateBounds
 from .problem import Problem
 from .record_files import is_json_array_file, read_entries
 from .rules import RecordSetChecker
@@ -63,7 +64,10 @@ def not_json_problem(line: int, error: str) -> Problem:
 
 
 def check_file(
-    path: Path, stats: FileStats, progress: Callable[[int], None] | None = None
+    path: Path,
+    stats: FileStats,
+    progress: Callable[[int], None] | None = None,
+    bounds: DateBounds = DEFAULT_DATE_BOUNDS,
 ) -> Iterator[Finding]:
     """Yield every finding of one file; fills ``stats``. Raises UnreadableInput."""
     name = str(path)
@@ -78,7 +82,7 @@ def check_file(
             problems = [not_json_problem(entry.line, entry.error)]
             rtype = sblsh = ""
         else:
-            problems = validate_record(value)
+            problems = validate_record(value, bounds)
             is_object = isinstance(value, dict)  # what json.loads makes of an object
             rtype = str(value.get("type", "")) if is_object else ""
             sblsh = str(value.get("SBLSH", "")) if is_object else ""

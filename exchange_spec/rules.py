@@ -3,7 +3,8 @@
 Each rule has a stable code (``rule.<name>``), a bilingual title for the documentation and a
 bilingual message naming the field and how to fix it. Two scopes:
 
-- record rules look at one record (run by :func:`exchange_spec.validate_record`);
+- record rules look at one record (run by :func:`exchange_spec.validate_record`), with the
+  date bounds the validator uses (:mod:`exchange_spec.date_bounds`);
 - record-set rules compare records of one case (grouped by SBLSH) within a set of records,
   e.g. one file (run by :func:`exchange_spec.validate_record_set` and ``esup-spec validate``).
   They keep only a few facts per case (a time, its SJBBH and where the record was), never
@@ -22,13 +23,15 @@ from datetime import date, datetime
 from functools import cache
 from typing import Any, Generic, TypeVar
 
+from .date_bounds import DateBounds
 from .problem import Problem
 from .records import CASE_TYPES, RECORD_TYPES
 from .records import version as record_version
 from .schema_store import code_table, fields_with_format, resolved_schema
 from .wording import field_en, field_zh, is_placeholder, shown
 
-RecordCheck = Callable[[Mapping[str, Any]], Sequence[Problem]]
+#: A record rule: the record and the validator's date bounds -> its problems.
+RecordCheck = Callable[[Mapping[str, Any], DateBounds], Sequence[Problem]]
 
 #: What a record rule returns when all is well: shared, so the valid path allocates nothing.
 NO_PROBLEMS: tuple[Problem, ...] = ()
@@ -49,7 +52,7 @@ class Rule:
 # --- record rules ---------------------------------------------------------------------------
 
 
-def _refusal_needs_reason(record: Mapping[str, Any]) -> Sequence[Problem]:
+def _refusal_needs_reason(record: Mapping[str, Any], _bounds: DateBounds) -> Sequence[Problem]:
     status = record.get("SLZTDM")
     if status in ("2", "4") and is_placeholder(record.get("BSLYY")):
         label = code_table("SLZTDM").label(str(status))
@@ -69,7 +72,7 @@ def _refusal_needs_reason(record: Mapping[str, Any]) -> Sequence[Problem]:
     return NO_PROBLEMS
 
 
-def _return_needs_reason(record: Mapping[str, Any]) -> Sequence[Problem]:
+def _return_needs_reason(record: Mapping[str, Any], _bounds: DateBounds) -> Sequence[Problem]:
     result = record.get("BJJGDM")
     if result in ("1", "2") and is_placeholder(record.get("ZFHTHYY")):
         label = code_table("BJJGDM").label(str(result))
@@ -96,7 +99,7 @@ LIMIT_UNITS: dict[str, tuple[tuple[str, str], ...]] = {
 }
 
 
-def _limit_needs_unit(record: Mapping[str, Any]) -> Sequence[Problem]:
+def _limit_needs_unit(record: Mapping[str, Any], _bounds: DateBounds) -> Sequence[Problem]:
     rt = str(record.get("type"))
     problems: list[Problem] | None = None
     for limit, unit in LIMIT_UNITS.get(rt, ()):
@@ -130,7 +133,7 @@ def _limit_needs_unit(record: Mapping[str, Any]) -> Sequence[Problem]:
     return problems or NO_PROBLEMS
 
 
-def _promise_within_legal(record: Mapping[str, Any]) -> Sequence[Problem]:
+def _promise_within_legal(record: Mapping[str, Any], _bounds: DateBounds) -> Sequence[Problem]:
     legal, promised = record.get("FDSX"), record.get("CNSX")
     if (
         isinstance(legal, int)
@@ -164,7 +167,7 @@ def _placeholder_fields(record_type: str) -> tuple[str, ...]:
     return tuple(f for f in PLACEHOLDER_FIELDS if f in props)
 
 
-def _no_placeholder(record: Mapping[str, Any]) -> Sequence[Problem]:
+def _no_placeholder(record: Mapping[str, Any], _bounds: DateBounds) -> Sequence[Problem]:
     rt = str(record.get("type"))
     problems: list[Problem] | None = None
     for field in _placeholder_fields(rt):
@@ -200,7 +203,7 @@ def _time_fields(record_type: str) -> tuple[tuple[str, bool], ...]:
     )
 
 
-def _real_time(record: Mapping[str, Any]) -> Sequence[Problem]:
+def _real_time(record: Mapping[str, Any], _bounds: DateBounds) -> Sequence[Problem]:
     rt = record.get("type")
     problems: list[Problem] | None = None
     for field, is_time in _time_fields(str(rt)):
@@ -229,6 +232,36 @@ def _real_time(record: Mapping[str, Any]) -> Sequence[Problem]:
             )
     return problems or NO_PROBLEMS
 
+
+def _date_in_range(record: Mapping[str, Any], bounds: DateBounds) -> Sequence[Problem]:
+    rt = str(record.get("type"))
+    problems: list[Problem] | None = None
+    for field, _ in _time_fields(rt):
+        value = record.get(field)
+        # a text comparison of the date part: no parsing on the valid path
+        if not isinstance(value, str) or bounds.admits(value):
+            continue
+        low, high = bounds.earliest.isoformat(), bounds.latest.isoformat()
+        problems = problems or []  # allocated only when something is wrong
+        problems.append(
+            Problem(
+                "rule.date_out_of_range",
+                field,
+                f"字段 {field_zh(rt, field)} 的值 {shown(value)} 超出允许的日期范围 {low} 至 "
+                f"{high};请在源系统中改为真实的日期(9999-12-31 之类是占位值或录入错误,"
+                "不是日期);确需此范围以外的日期时,请联系监察局调整允许范围",
+                f"field {field_en(rt, field)} has value {shown(value)}, outside the allowed "
+                f"dates {low} .. {high}; correct it to the real date in the source system "
+                "(9999-12-31 and the like are placeholders or typing slips, not dates); if "
+                "dates outside that range are real, ask the bureau to widen the range",
+                rt,
+            )
+        )
+    return problems or NO_PROBLEMS
+
+
+#: The record types that carry times or dates (the catalogue, SX and SF, carries none).
+_TIMED_TYPES = tuple(t for t in RECORD_TYPES if t not in ("SX", "SF"))
 
 RECORD_RULES: tuple[Rule, ...] = (
     Rule(
@@ -276,8 +309,16 @@ RECORD_RULES: tuple[Rule, ...] = (
         "时间和日期必须真实存在(不能是 2 月 30 日)",
         "Times and dates exist on the calendar (no 30 February)",
         "record",
-        tuple(t for t in RECORD_TYPES if t not in ("SX", "SF")),  # the types with times
+        _TIMED_TYPES,
         _real_time,
+    ),
+    Rule(
+        "rule.date_out_of_range",
+        "时间和日期必须在允许范围内(默认 2000-01-01 至 2100-12-31)",
+        "Times and dates lie within the allowed range (by default 2000-01-01 .. 2100-12-31)",
+        "record",
+        _TIMED_TYPES,
+        _date_in_range,
     ),
 )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .date_bounds import WIDEST
 from .records import CASE_TYPES, KEY_FIELDS, RECORD_TYPES, SPEC_VERSION, TIME_FIELDS
 from .rules import RULES
 from .schema_store import CODE_TABLE_KEYWORD, FORMAT_KEYWORD, code_table, resolved_schema
@@ -126,6 +127,13 @@ def render_markdown() -> str:
         "codes; each has a Chinese name and an English description below.",
         "- 时间必须带时区偏移。Times are ISO 8601 with a UTC offset, e.g. "
         "`2026-09-24T10:00:00+08:00`; a time without offset is an error.",
+        "- 时间和日期须在允许范围内(默认 2000-01-01 至 2100-12-31,按记录中写的日期比较)。"
+        "Times and dates lie within the allowed range, by default 2000-01-01 .. 2100-12-31 "
+        "(the date as written is compared): a date such as 9999-12-31 is a placeholder or a "
+        "typing slip and is refused (`rule.date_out_of_range`). Whoever validates may move "
+        f"the range within {WIDEST[0]} .. {WIDEST[1]} (the collector's `record_dates_from` / "
+        "`record_dates_to` settings, `esup-spec validate --earliest/--latest`). Time limits "
+        "(GDBLSX, TBCXSX, FDSX, CNSX) are 1..3650 days.",
         '- 代码是字符串(`"1"` 而不是 `1`)。Codes are strings.',
         "- 规范未定义的字段是错误。Unknown fields are errors naming the field "
         "(additionalProperties false). Leave a field out when it has no value.",
@@ -205,9 +213,12 @@ _CLI_SECTION = [
     "",
     "```python",
     "from exchange_spec import validate_record, is_valid, validate_records, content_hash",
+    "from exchange_spec import DateBounds",
     "",
     "problems = validate_record(record)   # [] when valid; else Problem(code, path,",
     "                                     #   message_zh, message_en, record_type)",
+    "validate_record(record, DateBounds(date(2000, 1, 1), date(2030, 12, 31)))",
+    "                                     # other date bounds (default 2000-01-01..2100-12-31)",
     "is_valid(record)                     # the fast yes/no, nothing explained",
     "validate_records(records)            # [(index, Problem)], record and record-set rules",
     "content_hash(record)                 # SHA-256 hex of the RFC 8785 canonical form",
@@ -216,7 +227,7 @@ _CLI_SECTION = [
     "## 命令行 Command line",
     "",
     "```",
-    "esup-spec validate FILE... [--format text|json]",
+    "esup-spec validate FILE... [--format text|json] [--earliest YYYY-MM-DD] [--latest YYYY-MM-DD]",
     "esup-spec docs [--output docs/exchange-spec.md] [--check]",
     "esup-spec show TYPE_OR_CODE_TABLE",
     "```",

@@ -19,6 +19,7 @@ from typing import Any
 
 import fastjsonschema
 
+from .date_bounds import DEFAULT_DATE_BOUNDS, DateBounds
 from .problem import Problem
 from .records import RECORD_TYPES, SPEC_VERSION
 from .rules import RecordSetChecker, record_checks
@@ -26,6 +27,8 @@ from .schema_store import resolved_schema
 from .wording import shown
 
 __all__ = [
+    "DEFAULT_DATE_BOUNDS",
+    "DateBounds",
     "Problem",
     "is_valid",
     "validate_record",
@@ -77,11 +80,14 @@ def _envelope_problem(record: Any) -> Problem | None:
     return None
 
 
-def validate_record(record: Mapping[str, Any]) -> list[Problem]:
+def validate_record(
+    record: Mapping[str, Any], bounds: DateBounds = DEFAULT_DATE_BOUNDS
+) -> list[Problem]:
     """Every problem of one record; an empty list means the record is valid.
 
-    Fast on the valid path (one compiled check plus the record rules); problems are
-    explained only when there are some.
+    ``bounds``: the dates a record may carry (default 2000-01-01 .. 2100-12-31). Fast on the
+    valid path (one compiled check plus the record rules); problems are explained only when
+    there are some.
     """
     rtype = record.get("type") if type(record) is dict else None
     if rtype not in RECORD_TYPES or record.get("spec") != SPEC_VERSION:
@@ -110,7 +116,7 @@ def validate_record(record: Mapping[str, Any]) -> list[Problem]:
                 )
             ]
     for check in record_checks(rtype):
-        found = check(record)
+        found = check(record, bounds)
         if found:
             problems.extend(found)
     if len(problems) > 1:
@@ -124,7 +130,7 @@ def _one_per_path(problems: list[Problem]) -> list[Problem]:
     return [p for p in problems if p.code.startswith("schema.") or p.path not in schema_paths]
 
 
-def is_valid(record: Mapping[str, Any]) -> bool:
+def is_valid(record: Mapping[str, Any], bounds: DateBounds = DEFAULT_DATE_BOUNDS) -> bool:
     """True when the record has no problem (the fast path only; nothing is explained)."""
     rtype = record.get("type") if isinstance(record, Mapping) else None
     if rtype not in RECORD_TYPES or record.get("spec") != SPEC_VERSION:
@@ -134,7 +140,7 @@ def is_valid(record: Mapping[str, Any]) -> bool:
         _fast(rtype)(record)
     except fastjsonschema.JsonSchemaValueException:
         return False
-    return not any(check(record) for check in record_checks(rtype))
+    return not any(check(record, bounds) for check in record_checks(rtype))
 
 
 def validate_record_set(records: Iterable[Mapping[str, Any]]) -> list[tuple[int, Problem]]:
@@ -150,12 +156,14 @@ def validate_record_set(records: Iterable[Mapping[str, Any]]) -> list[tuple[int,
     return sorted(checker.problems(), key=lambda pair: pair[0])
 
 
-def validate_records(records: Iterable[Mapping[str, Any]]) -> list[tuple[int, Problem]]:
+def validate_records(
+    records: Iterable[Mapping[str, Any]], bounds: DateBounds = DEFAULT_DATE_BOUNDS
+) -> list[tuple[int, Problem]]:
     """Every problem of a set of records: each record's own, then the record-set rules."""
     checker: RecordSetChecker[int] = RecordSetChecker()
     found: list[tuple[int, Problem]] = []
     for index, record in enumerate(records):
-        found.extend((index, p) for p in validate_record(record))
+        found.extend((index, p) for p in validate_record(record, bounds))
         if isinstance(record, Mapping):
             checker.add(record, index)
     found.extend(checker.problems())

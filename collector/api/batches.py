@@ -107,7 +107,9 @@ def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, 
             remote_addr=remote_addr,
         )
         source = Source(name=agent.agent_id, department=agent.department, agent_id=agent.agent_id)
-        writer = RecordWriter(conn, source, now=now, batch_id=batch_id)
+        writer = RecordWriter(
+            conn, source, now=now, batch_id=batch_id, date_bounds=ctx.settings.date_bounds
+        )
         outcomes = writer.store_many(records)
         rejected = [{"seq": o.seq, **p} for o in outcomes for p in o.problems]
         receipt = protocol.receipt(

@@ -21,7 +21,15 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from exchange_spec import business_key, content_hash, event_time, validate_record, version
+from exchange_spec import (
+    DEFAULT_DATE_BOUNDS,
+    DateBounds,
+    business_key,
+    content_hash,
+    event_time,
+    validate_record,
+    version,
+)
 
 from .dirty_marks import mark_cases
 from .ingest_sql import statements
@@ -54,7 +62,7 @@ def problem(code: str, path: str, message_zh: str, message_en: str) -> dict[str,
     return {"code": code, "path": path, "message_zh": message_zh, "message_en": message_en}
 
 
-def _problems_of(record: Any, department: str) -> list[dict[str, str]]:
+def _problems_of(record: Any, department: str, bounds: DateBounds) -> list[dict[str, str]]:
     if not isinstance(record, Mapping):
         return [
             problem("schema.type", "", "记录必须是 JSON 对象", "a record must be a JSON object")
@@ -72,7 +80,7 @@ def _problems_of(record: Any, department: str) -> list[dict[str, str]]:
         ]
     problems = [
         {k: v for k, v in p.as_dict().items() if k != "record_type"}
-        for p in validate_record(record)
+        for p in validate_record(record, bounds)
     ]
     return problems or _unstorable(record)
 
@@ -170,9 +178,16 @@ class RecordWriter:
     """Stores records of one source inside the caller's transaction."""
 
     def __init__(
-        self, conn: Connection, source: Source, *, now: datetime, batch_id: int | None = None
+        self,
+        conn: Connection,
+        source: Source,
+        *,
+        now: datetime,
+        batch_id: int | None = None,
+        date_bounds: DateBounds = DEFAULT_DATE_BOUNDS,  # the settings' record_dates_from/to
     ) -> None:
         self.conn = conn
+        self.date_bounds = date_bounds
         self.source = source
         self.now = now
         self.batch_id = batch_id
@@ -195,7 +210,7 @@ class RecordWriter:
         fresh = [p for p in pending if p.final is None]
         for p in fresh:  # a resent seq is answered from its delivery, never validated again
             if not p.problems:
-                p.problems = _problems_of(p.record, self.source.department)
+                p.problems = _problems_of(p.record, self.source.department, self.date_bounds)
         self._store_versions([p for p in fresh if not p.problems])
         self._keep_invalid([p for p in fresh if p.problems])
         self._keep_deliveries(fresh)

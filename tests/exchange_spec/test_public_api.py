@@ -9,6 +9,8 @@ from exchange_spec import protocol
 def test_all_is_pinned() -> None:
     assert sorted(exchange_spec.__all__) == [
         "CASE_TYPES",
+        "DEFAULT_DATE_BOUNDS",
+        "DateBounds",
         "Problem",
         "RECORD_TYPES",
         "SPEC_VERSION",
