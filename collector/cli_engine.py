@@ -431,7 +431,7 @@ def verdicts_list(
     case_id: str | None, department: str | None, as_json: bool, **options: Any
 ) -> None:
     """List stored verdicts (withdrawn and superseded ones are marked, never removed)."""
-    from .engine.verdict_view import list_verdicts
+    from .engine.verdict_view import list_verdicts, verdict_words
 
     engine = _engine(_settings(**options))
     try:
@@ -451,6 +451,9 @@ def verdicts_list(
             f"{v['id']:>6} {v['issued_at']} {v['department']} {v['case_id'] or '-'} "
             f"{v['kind']}{code}{note}"
         )
+        words = verdict_words(v)
+        if words:
+            click.echo(f"       {words}")
 
 
 @verdicts.command("reassess")

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from collector.clock import SHANGHAI
+from collector.clock import SHANGHAI, CaseClock
 from collector.engine import calendar_store, exemptions
 from collector.engine.cases import load_cases, load_catalogue
 from collector.engine.catching_up import departments_catching_up
@@ -20,8 +20,9 @@ from collector.engine.errors import NotFound
 from collector.engine.rules_file import EngineRules
 from collector.engine.silence import silent_departments
 from collector.engine.verdict_store import base_rule, existing, yellow_issued_on
-from collector.engine.verdict_view import list_verdicts
+from collector.engine.verdict_view import list_verdicts, verdict_words
 from collector.engine.verdicts import CaseContext, evaluate_case
+from collector.engine.verdicts.unevaluable import unevaluable
 from collector.store.tables import records_current
 from collector.store.timestamps import as_utc
 
@@ -54,13 +55,21 @@ def case_view(engine: Engine, sblsh: str, rules: EngineRules, at: datetime) -> d
                 )
             ).all()
         )
-    clock = clock_of(case, calendar, rules, at)
     context = CaseContext(
         yellow_issued_on=yellow_issued_on([v for v in stored if v.issued_at <= at]),
         silent_since=silence.since if silence else None,
         exempt=exempt,
     )
-    due = evaluate_case(case, clock, calendar, rules, at, context)
+    try:
+        clock = clock_of(case, calendar, rules, at)
+        due = evaluate_case(case, clock, calendar, rules, at, context)
+        problem = None
+    except Exception as exc:  # noqa: BLE001 - an unevaluable case is shown, not raised
+        candidate = unevaluable(case, exc)
+        clock = CaseClock(
+            sblsh, at, "unevaluable", calendar_version=calendar.version, rule_version=rules.version
+        )
+        due, problem = [candidate], candidate.details
     every = list_verdicts(engine, case=sblsh)
     listed = [v for v in every if datetime.fromisoformat(v["issued_at"]) <= at]
     have = {(base_rule(v["rule"]), v["level"]) for v in every if not v["withdrawn"]}
@@ -93,6 +102,8 @@ def case_view(engine: Engine, sblsh: str, rules: EngineRules, at: datetime) -> d
     view.update(
         {
             "case_id": sblsh,
+            # Not None: the engine cannot evaluate the case (reason_zh/en, error, where).
+            "unevaluable": problem,
             "department": case.department,
             "calendar_version": int(calendar.version),
             "timeline": timeline,
@@ -128,20 +139,17 @@ def render_text(view: dict[str, Any]) -> str:
             f"  {entry['event_time'] or '-':<26} {entry['received_at']:<32} "
             f"{entry['type']}{sub} v{entry['SJBBH']}"
         )
-    provisional = " (provisional: a year without calendar data)" if view["provisional"] else ""
-    lines += [
-        "",
-        f"clock at {view['evaluated_at']}: {view['state']}{provisional}",
-        f"  accepted on        {view['accepted_on'] or '-'}",
-        f"  promised deadline  {view['promised_deadline'] or '-'}",
-        f"  legal deadline     {view['legal_deadline'] or '-'}",
-        f"  warning on         {view['warning_on'] or '-'}",
-        f"  working days used  {view['workdays_used']} "
-        f"(suspended {view['suspended_workdays']}, left {view['days_left']})",
-        f"  calendar v{view['calendar_version']}, rules {view['rule_version']}",
-    ]
-    for fact in view["facts"]:
-        lines.append(f"  fact: {fact['code']}: {fact['detail']}")
+    problem = view.get("unevaluable")
+    if problem:
+        lines += [
+            "",
+            f"clock at {view['evaluated_at']}: 无法评估 / cannot be evaluated",
+            f"  {problem['reason_zh']}",
+            f"  {problem['reason_en']}",
+            "  (technical detail: case show --json / 技术细节见 --json)",
+        ]
+    else:
+        lines += _clock_lines(view)
     lines += ["", "verdicts:"]
     waiting = view.get("waiting_for_backlog")
     if waiting:
@@ -164,6 +172,27 @@ def render_text(view: dict[str, Any]) -> str:
         issued = f" issued {v['issued_at']}" if v.get("issued_at") else ""
         note = f" [{', '.join(flags)}]" if flags else ""
         lines.append(f"  {v['kind']}{code} ({v['rule']}){issued}{note}")
+        words = verdict_words(v)
+        if words:
+            lines.append(f"    {words}")
     lines.append("")
     lines.append("how to read the clock: docs/clock.md")
     return "\n".join(lines)
+
+
+def _clock_lines(view: dict[str, Any]) -> list[str]:
+    provisional = " (provisional: a year without calendar data)" if view["provisional"] else ""
+    lines = [
+        "",
+        f"clock at {view['evaluated_at']}: {view['state']}{provisional}",
+        f"  accepted on        {view['accepted_on'] or '-'}",
+        f"  promised deadline  {view['promised_deadline'] or '-'}",
+        f"  legal deadline     {view['legal_deadline'] or '-'}",
+        f"  warning on         {view['warning_on'] or '-'}",
+        f"  working days used  {view['workdays_used']} "
+        f"(suspended {view['suspended_workdays']}, left {view['days_left']})",
+        f"  calendar v{view['calendar_version']}, rules {view['rule_version']}",
+    ]
+    for fact in view["facts"]:
+        lines.append(f"  fact: {fact['code']}: {fact['detail']}")
+    return lines

@@ -6,6 +6,7 @@ Accepting a withdrawal writes a row in verdict_withdrawals; the verdict row neve
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,6 +23,8 @@ from collector.engine.verdicts import CaseContext, evaluate_case
 from collector.engine.verdicts.evaluate import due_basis
 from collector.store.tables import reassessment_proposals, verdict_withdrawals, verdicts
 from collector.store.timestamps import as_utc, utc_now
+
+logger = logging.getLogger(__name__)
 
 _COMPARED = ("promised_deadline", "legal_deadline", "warning_on")
 
@@ -65,11 +68,15 @@ def propose(
             for row in case_rows:
                 issued = as_utc(row.issued_at)
                 assert issued is not None
-                clock = clock_of(case, calendar, rules, issued)
                 context = CaseContext(yellow_issued_on=yellow_issued_on(stored.get(sblsh, [])))
-                due_now = {
-                    c.key for c in evaluate_case(case, clock, calendar, rules, issued, context)
-                }
+                try:
+                    clock = clock_of(case, calendar, rules, issued)
+                    due_now = {
+                        c.key for c in evaluate_case(case, clock, calendar, rules, issued, context)
+                    }
+                except Exception as exc:  # noqa: BLE001 - the sweep marks the case unevaluable
+                    logger.warning("case %s cannot be reassessed: %r", sblsh, exc)
+                    break
                 new_basis = due_basis(clock)
                 old_basis = dict(row.due or {})
                 still_due = (base_rule(row.rule), row.level) in due_now

@@ -67,6 +67,8 @@ class SweepResult:
     rule_version: str = ""
     deferred: int = 0  # cases put off because their department's agent is still catching up
     waiting_for: dict[str, CatchingUp] = field(default_factory=dict)
+    #: cases that raised while being judged: each got the ``unevaluable`` anomaly instead
+    unevaluable: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         if not self.ran:
@@ -90,6 +92,14 @@ class SweepResult:
             )
         if self.deferred:
             text += f"; {self.deferred} cases put off / {self.deferred} 个办件暂缓"
+        if self.unevaluable:
+            shown = ", ".join(self.unevaluable[:10])
+            more = f" (+{len(self.unevaluable) - 10})" if len(self.unevaluable) > 10 else ""
+            text += (
+                f"; {len(self.unevaluable)} cases could not be evaluated and got the anomaly "
+                f"'unevaluable' (see esup-collector case show) / {len(self.unevaluable)} 个办件"
+                f"无法评估,已生成“无法评估”异常: {shown}{more}"
+            )
         return text
 
 
@@ -156,6 +166,7 @@ def _write_page(
             rule_version=inputs.rules.version,
         )
     result.cases += outcome.cases
+    result.unevaluable += outcome.unevaluable
     result.new.update(r["kind"] for r in created)
 
 

@@ -52,3 +52,10 @@ def list_verdicts(
             }
         )
     return listed
+
+
+def verdict_words(verdict: dict[str, Any]) -> str:
+    """What a person reads under a verdict line besides its kind: the reason of an
+    ``unevaluable`` anomaly, in Chinese ("" for the others)."""
+    details = verdict.get("details") or {}
+    return str(details.get("reason_zh", "")) if verdict.get("code") == "unevaluable" else ""
