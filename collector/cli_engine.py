@@ -12,9 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import click
+from sqlalchemy.exc import SQLAlchemyError
 
 from .cli import _engine, _settings, _speaks, _store_options
 from .clock import SHANGHAI, check_next_year
+from .errors import CollectorError
 from .store.timestamps import utc_now
 
 _MONTHS_ZH = "一二三四五六七八九十"
@@ -289,6 +291,13 @@ def case_show(
     engine = _engine(settings)
     try:
         view = case_view(engine, sblsh, rules, _at(at_text))
+    except (CollectorError, SQLAlchemyError, click.ClickException):
+        raise  # worded already (by @_speaks for the first two)
+    except Exception as exc:  # a bug shows as a message, never a traceback
+        raise click.ClickException(
+            f"办件 {sblsh} 无法显示(程序错误),请将办件编号告知运维人员 / case {sblsh} "
+            f"cannot be shown (a bug: {type(exc).__name__}: {exc}); tell the operators"
+        ) from exc
     finally:
         engine.dispose()
     if as_json:

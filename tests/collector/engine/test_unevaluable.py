@@ -141,3 +141,19 @@ def test_rules_run_prints_the_unevaluable_cases(store_engine: Engine, store_url:
     assert ran.exit_code == 0, ran.output
     assert "Traceback" not in ran.output
     assert "2 cases could not be evaluated" in ran.stdout and "C-006" in ran.stdout
+
+
+def test_case_show_words_a_bug_outside_the_clock_too(
+    store_engine: Engine, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import collector.engine.case_view as case_view_module
+
+    def broken(*_args: Any) -> Any:
+        raise KeyError("type")
+
+    _store_cases(store_engine)
+    monkeypatch.setattr(case_view_module, "_event", broken)
+    shown = CliRunner().invoke(main, ["case", "show", "C-000", "--store", store_url])
+    assert shown.exit_code == 1
+    assert isinstance(shown.exception, SystemExit)  # a message, not an uncaught error
+    assert "C-000" in shown.output and "无法显示" in shown.output and "KeyError" in shown.output
