@@ -17,6 +17,12 @@ from collector.clock.errors import RulesError
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.toml")
 
+#: Largest value of a count of days (a limit in the spec is at most 3,650 days): more is a
+#: typing slip, and would carry deadline arithmetic past the calendar's last date.
+MAX_DAYS = 3650
+#: Largest value of a key counted in hours instead (one year).
+MAX_HOURS = {"silence_grace_hours": 24 * 366}
+
 
 @dataclass(frozen=True, slots=True)
 class ClockRules:
@@ -72,6 +78,13 @@ class ClockRules:
                     f"{source}：{name} 不能为负数（{value}）",
                     f"{source}: {name} cannot be negative ({value})",
                     f"use 0 or more, e.g. {name} = {getattr(defaults, name)}",
+                )
+            highest = MAX_HOURS.get(name, MAX_DAYS)
+            if expected is int and value > highest:
+                raise RulesError(
+                    f"{source}：{name} 过大（{value}），最大为 {highest}",
+                    f"{source}: {name} is too large ({value}); at most {highest}",
+                    f"use a plausible value, e.g. {name} = {getattr(defaults, name)}",
                 )
             if expected is str and not value.strip():
                 raise RulesError(

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from collector.clock import ClockRules, RulesError
-from collector.clock.rules_config import DEFAULT_RULES_PATH
+from collector.clock.rules_config import DEFAULT_RULES_PATH, MAX_DAYS
 
 _ENGINE_KEYS = ("silence_after_hours", "step_limits")
 
@@ -69,18 +69,20 @@ def parse_rules(text: str, source: str) -> EngineRules:
     clock = replace(clock, version=f"{clock.version}@{digest[:8]}")
     silence = engine.get("silence_after_hours", 24)
     steps_raw: Any = engine.get("step_limits", {})
-    if not isinstance(silence, int) or isinstance(silence, bool) or silence < 1:
+    if not isinstance(silence, int) or isinstance(silence, bool) or not 1 <= silence <= 24 * 366:
         raise RulesError(
-            f"{source}：silence_after_hours 必须是正整数（{silence!r}）",
-            f"{source}: silence_after_hours must be a positive integer ({silence!r})",
+            f"{source}：silence_after_hours 必须是 1 到 8784 之间的整数（{silence!r}）",
+            f"{source}: silence_after_hours must be an integer from 1 to 8784 ({silence!r})",
             "write e.g. silence_after_hours = 24",
         )
     if not isinstance(steps_raw, dict) or not all(
-        isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in steps_raw.values()
+        isinstance(v, int) and not isinstance(v, bool) and 0 < v <= MAX_DAYS
+        for v in steps_raw.values()
     ):
         raise RulesError(
-            f"{source}：[engine.step_limits] 的值必须是正整数（工作日）",
-            f"{source}: [engine.step_limits] values must be positive integers (working days)",
+            f"{source}：[engine.step_limits] 的值必须是 1 到 {MAX_DAYS} 之间的整数（工作日）",
+            f"{source}: [engine.step_limits] values must be integers from 1 to {MAX_DAYS} "
+            "(working days)",
             'write e.g. "1" = 2 (step code SPHJDM 1 gets 2 working days)',
         )
     return EngineRules(

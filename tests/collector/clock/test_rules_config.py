@@ -48,6 +48,10 @@ def test_version_is_required() -> None:
         ("yellow_at_promised_share", 1.5),
         ("yellow_at_promised_share", 0),
         ("version", " "),
+        ("warning_lead_workdays", 10**9),  # would loop a billion days back from a deadline
+        ("extension_cap_workdays", 3651),
+        ("red_after_yellow_workdays", 2**40),  # would overflow the calendar
+        ("silence_grace_hours", 24 * 366 + 1),
     ],
 )
 def test_wrong_values_are_refused(key: str, value: object) -> None:

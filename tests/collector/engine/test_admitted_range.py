@@ -1,7 +1,8 @@
 """The clock and the verdict rules never raise on a case the spec admits, over the whole
-range a validator may admit (1900-01-01 .. 2199-12-31, limits up to 3,650 days): dates at
-the bounds, the longest limits, suspensions and extensions at the ends, any UTC offset,
-years the calendar does not know (provisional), evaluated at any time in the range.
+range a validator may admit (1900-01-01 .. 2199-12-31, limits up to 3,650 days), with the
+largest thresholds a rules file may set: dates at the bounds, the longest limits, suspensions
+and extensions at the ends, any UTC offset, years the calendar does not know (provisional),
+evaluated at any time in the range.
 
 A spec-valid SL with SLSJ 9999-12-31 and a 3,650-day limit once raised OverflowError in the
 calendar and stopped every sweep: the spec now bounds dates, and this proves the clock on
@@ -38,6 +39,16 @@ RULES = (
     load_rules(None),
     parse_rules(
         'version = "steps"\n[engine.step_limits]\n"1" = 3\n"2" = 2\n"3" = 1\n', "steps.toml"
+    ),
+    # Every threshold at the largest value a rules file may give.
+    parse_rules(
+        'version = "largest"\nwarning_lead_workdays = 3650\nyellow_at_promised_share = 0.01\n'
+        "red_after_yellow_workdays = 3650\nextension_cap_workdays = 3650\n"
+        "extension_cap_joint_workdays = 3650\ncorrection_notice_days = 3650\n"
+        "late_report_workdays = 3650\nbackdate_days = 3650\nsilence_grace_hours = 8784\n"
+        '[engine]\nsilence_after_hours = 8784\n[engine.step_limits]\n"1" = 3650\n'
+        '"2" = 3650\n"3" = 3650\n',
+        "largest.toml",
     ),
 )
 OFFSETS = ("+08:00", "Z", "+00:00", "-14:59", "+14:59", "-05:30")
@@ -230,8 +241,9 @@ def test_the_issue_case_at_the_latest_admitted_date_is_judged() -> None:
     )
     at = datetime(2199, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-12)))
     for calendar in CALENDARS:
-        clock = clock_of(case_input, calendar, RULES[0], at)
-        assert clock.provisional and clock.accepted_on == date(2200, 1, 1)
-        assert clock.promised_deadline is not None
-        assert clock.promised_deadline > date(2209, 12, 1)
-        evaluate_case(case_input, clock, calendar, RULES[0], at, CaseContext())
+        for rules in RULES:
+            clock = clock_of(case_input, calendar, rules, at)
+            assert clock.provisional and clock.accepted_on == date(2200, 1, 1)
+            assert clock.promised_deadline is not None
+            assert clock.promised_deadline > date(2209, 12, 1)
+            evaluate_case(case_input, clock, calendar, rules, at, CaseContext())
