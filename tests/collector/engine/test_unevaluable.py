@@ -23,7 +23,7 @@ from collector.engine.verdict_view import list_verdicts
 from collector.store.tables import case_clocks
 from exchange_spec import validate_record
 from tests.collector.engine.conftest import kinds_of
-from tests.collector.engine.records import DEPT, SXBM, at, sl, store
+from tests.collector.engine.records import at, sl, store
 
 AT = at("2026-10-12 10:00")
 GOOD = [f"C-{n:03d}" for n in (0, 2, 3, 4, 5, 7)]
@@ -32,21 +32,8 @@ BAD = ["C-001", "C-006"]  # one on the first page (this process), one on a worke
 
 def bad_sl(sblsh: str) -> dict[str, Any]:
     """The issue's record: spec-valid before dates were bounded, refused by the spec now."""
-    record = {
-        "spec": "1.0",
-        "type": "SL",
-        "SBLSH": sblsh,
-        "SXBM": SXBM,
-        "SXMC": "食品经营许可",
-        "XZQHDM": "430700",
-        "BMBM": DEPT,
-        "BMMC": "常德市市场监督管理局",
-        "SJBBH": 1,
-        "SLZTDM": "1",
-        "SLSJ": "9999-12-31T10:00:00+08:00",
-        "GDBLSX": 3650,
-        "GDBLSXDW": "G",
-    }
+    valid = sl(sblsh, "2026-09-14T10:00:00+08:00", gdblsx=3650)
+    record = {**valid, "SLSJ": "9999-12-31T10:00:00+08:00"}
     assert [p.code for p in validate_record(record)] == ["rule.date_out_of_range"]
     return record
 
