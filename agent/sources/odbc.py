@@ -373,6 +373,18 @@ class OdbcSource:
             raise self._fail(exc, f"counting rows of {table.label}") from exc
         return int(row[0]) if row is not None else None
 
+    def columns(self, table: TableSettings) -> list[str]:
+        """The column names a read of ``table`` yields (no row is fetched)."""
+        conn, _ = self._require()
+        sql = "SELECT q.* FROM " + self._from(table) + " WHERE 1 = 0"
+        try:
+            cur = conn.cursor().execute(sql)
+            names = _column_names(cur)
+            cur.close()
+        except pyodbc.Error as exc:
+            raise self._fail(exc, f"reading the columns of {table.label}") from exc
+        return names
+
     def sample(self, table: TableSettings, n: int) -> list[dict[str, Any]]:
         """Up to ``n`` of the most recent rows (for ``esup-agent check``)."""
         conn, dialect = self._require()

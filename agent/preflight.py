@@ -1,0 +1,45 @@
+"""Checks made before any row moves: that every exclusion rule can see the column it tests.
+
+A rule on a column a table or query does not have would exclude nothing there (a steps
+query without the secrecy column would send the secret steps), so ``esup-agent check``
+fails on it and ``esup-agent run`` refuses to start. Rows read while such a gap exists are
+quarantined by the mapping, never sent: this check only says so before they are read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from .errors import ConfigError
+from .mapping import Mapping
+from .sources import OdbcSource, SourceSettings
+
+
+def exclusion_gaps(source: OdbcSource, settings: SourceSettings, mapping: Mapping) -> list[str]:
+    """A message for every exclusion rule testing a column a table of the source lacks."""
+    gaps = []
+    for table in settings.tables:
+        columns = source.columns(table)
+        where = f"source {settings.name!r}, table {table.label}"
+        gaps += mapping.missing_exclusion_columns(table.record_type, columns, where)
+    return gaps
+
+
+def refuse_exclusion_gaps(
+    sources: Iterable[tuple[SourceSettings, Mapping]],
+) -> list[str]:
+    """Check every reachable source; raise ConfigError naming each gap. Returns the sources
+    that could not be reached now (their rows are quarantined until the gap is fixed)."""
+    from .errors import SourceError
+
+    gaps: list[str] = []
+    unreachable: list[str] = []
+    for settings, mapping in sources:
+        try:
+            with OdbcSource(settings) as source:
+                gaps += exclusion_gaps(source, settings, mapping)
+        except SourceError as exc:
+            unreachable.append(f"source {settings.name!r}: {exc}")
+    if gaps:
+        raise ConfigError("\n".join(gaps))
+    return unreachable
