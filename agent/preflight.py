@@ -39,7 +39,7 @@ def refuse_exclusion_gaps(
             with OdbcSource(settings) as source:
                 gaps += exclusion_gaps(source, settings, mapping)
         except SourceError as exc:
-            unreachable.append(f"source {settings.name!r}: {exc}")
+            unreachable.append(str(exc))  # names the source
     if gaps:
         raise ConfigError("\n".join(gaps))
     return unreachable
