@@ -268,16 +268,18 @@ class Agent:
 
 
 def log_poll(source: str, reports: list[TableReport]) -> None:
-    """One line per poll that read something; a quiet poll says nothing (the scheduler
-    runs one every few seconds)."""
-    rows = sum(r.rows for r in reports)
-    if not rows:
+    """One line per poll that captured new records. Polls run every few seconds and the
+    re-read window reads the last rows again each time, so a poll with nothing new says
+    nothing (the quarantine and the counts are in `esup-agent status`)."""
+    added = sum(r.added for r in reports)
+    if not added:
         return
     log.info(
-        "poll %s: %d rows, %d new, %d already sent, %d quarantined, %d excluded",
+        "poll %s: %d new record(s) (%d rows read, %d already captured, %d quarantined, "
+        "%d excluded)",
         source,
-        rows,
-        sum(r.added for r in reports),
+        added,
+        sum(r.rows for r in reports),
         sum(r.duplicates for r in reports),
         sum(r.quarantined for r in reports),
         sum(r.excluded for r in reports),
