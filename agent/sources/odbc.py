@@ -163,7 +163,7 @@ class OdbcSource:
         """Stop when the setting disagrees with what the database says of its text."""
         configured = self.settings.encoding
         if dialect.name == "sqlite":
-            charset: str | None = "UTF-8"  # SQLite keeps text in UTF-8 (or UTF-16)
+            charset = "UTF-8"  # SQLite keeps text in UTF-8 (or UTF-16)
         elif dialect.name == "postgresql":
             driver = str(conn.getinfo(pyodbc.SQL_DRIVER_NAME) or "").lower()
             # The ANSI driver hands over bytes in the client encoding; the Unicode driver

@@ -54,44 +54,33 @@ def test_public_errors_lose_quoted_values_numbers_and_connection_details() -> No
     assert public_error("HTTP 503, next attempt in 12.5 s") == "HTTP 503, next attempt in 12.5 s"
 
 
+def source(name: str, connection: str, read: str) -> str:
+    return f"""
+[[sources]]
+name = "{name}"
+connection = "{connection}"
+mapping = "mapping.toml"
+
+[[sources.tables]]
+record_type = "SB"
+{read}
+mode = "key"
+key_column = "ID"
+"""
+
+
 def sources(sqlite: str, pg: str) -> str:
     # SB read by key: the last key read is row 40, a secret-level row. A second source
     # cannot connect, with a password holding '}}'. A third fails converting a value of a
     # row, which PostgreSQL quotes in its error.
-    return f"""
-[[sources]]
-name = "xzsp"
-connection = "{sqlite}"
-mapping = "mapping.toml"
-
-[[sources.tables]]
-record_type = "SB"
-table = "T_SQ_SLXX"
-mode = "key"
-key_column = "ID"
-
-[[sources]]
-name = "broken"
-connection = "Driver={{SQLite 9}};Database=/nowhere.db;Pwd={{{PASSWORD.replace("}", "}}")}}}"
-mapping = "mapping.toml"
-
-[[sources.tables]]
-record_type = "SB"
-table = "T_SQ_SLXX"
-mode = "key"
-key_column = "ID"
-
-[[sources]]
-name = "pg"
-connection = "{pg}"
-mapping = "mapping.toml"
-
-[[sources.tables]]
-record_type = "SB"
-query = "SELECT id AS \\"ID\\", CAST(slbh AS INTEGER) AS \\"MJ\\" FROM t"
-mode = "key"
-key_column = "ID"
-"""
+    password = PASSWORD.replace("}", "}}")
+    return (
+        source("xzsp", sqlite, 'table = "T_SQ_SLXX"')
+        + source("broken", f"Driver={{SQLite 9}};Database=/nowhere.db;Pwd={{{password}}}",
+                 'table = "T_SQ_SLXX"')
+        + source("pg", pg, 'query = "SELECT id AS \\"ID\\", CAST(slbh AS INTEGER) AS '
+                 '\\"MJ\\" FROM t"')
+    )  # fmt: skip
 
 
 def test_a_heartbeat_holds_no_key_value_or_password_of_the_department(

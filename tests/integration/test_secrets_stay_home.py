@@ -25,6 +25,7 @@ from installer import legacy_demo_db as legacy
 
 from .processes import BIN, Proc, collector_proc, free_port, run_cli, wait_http, wait_until
 from .scenario import DEPARTMENT, MAPPING
+from .scenario import agent_config as scenario_config
 
 SECRET = (10, 20, 30, 40, 41)  # 41: not secret-level, but an item the mapping excludes
 PASSWORD = "ab}c;dS3cr3t-PW!"
@@ -104,27 +105,11 @@ reread_seconds = 0
             ("BJ", f'query = "{legacy.BJ_QUERY}"', 'timestamp_column = "XGSJ"'),
         )
     )
-    return f"""
-[agent]
-department = "{DEPARTMENT}"
-state_dir = "state"
-name = "it"
-
-[collector]
-url = "{url}"
-timeout_seconds = 5
-
-[push]
-interval_seconds = 1
-backoff_first_seconds = 1
-backoff_cap_seconds = 2
-
-[heartbeat]
-interval_seconds = 5
-
-[metrics]
-enabled = false
-
+    # The department's settings of the other integration tests, with these sources.
+    head = scenario_config(Path("unused.db"), url).split("[[sources]]")[0]
+    return (
+        head
+        + f"""
 [[sources]]
 name = "legacy"
 connection = "{odbc}"
@@ -145,6 +130,7 @@ table = "T_SQ_SLXX"
 mode = "key"
 key_column = "ID"
 """
+    )
 
 
 def dump_store(url: str) -> list[tuple[str, str]]:
