@@ -428,7 +428,7 @@ def backfill(
     """
     from .pipeline import Pipeline
     from .runner import open_outbox
-    from .signing import AgentKeys
+    from .signing import AgentKeys, ensure_state_dir
     from .sources import OdbcSource
 
     if (start is None) != (end is None) or (from_key is None) != (to_key is None):
@@ -439,6 +439,7 @@ def backfill(
         raise click.BadParameter("--to-key is before --from-key")
     config = _load(config_path)
     sources = [config.source(source_name)] if source_name else list(config.sources)
+    ensure_state_dir(config.agent.state_dir)  # 0700 before the outbox is created in it
     keys = AgentKeys(config.agent.state_dir)
     total_added = total_dupes = 0
     with open_outbox(config) as outbox:
