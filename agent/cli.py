@@ -159,16 +159,16 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
     from .config import password_exposure
     from .mapping import Mapping
     from .pipeline import map_chunk
-    from .signing import HMAC_KEY_FILE, AgentKeys
+    from .signing import HMAC_KEY_FILE, AgentKeys, state_dir_exposure
     from .sources import OdbcSource
 
     config = _load(config_path)
     click.echo(f"config {config_path}: ok ({len(config.sources)} source(s))")
     failures = 0
-    exposed = password_exposure(config)
-    if exposed:
-        failures += 1
-        click.echo(f"config: FAILED: {exposed}", err=True)
+    for exposed in (password_exposure(config), state_dir_exposure(config.agent.state_dir)):
+        if exposed:
+            failures += 1
+            click.echo(f"permissions: FAILED: {exposed}", err=True)
     if offline:
         if failures:
             raise click.ClickException(f"{failures} check(s) failed; see above / 检查未通过")
@@ -303,14 +303,15 @@ def run(config_path: Path, once: bool, verbose: bool) -> None:
     from .config import password_exposure
     from .preflight import refuse_exclusion_gaps
     from .runner import Agent
+    from .signing import state_dir_exposure
 
     _quiet_logging(verbose)
     config = _load(config_path)
     agent = Agent.build(config)
     try:
-        exposed = password_exposure(config)
-        if exposed:
-            log.warning("%s", exposed)
+        for exposed in (password_exposure(config), state_dir_exposure(config.agent.state_dir)):
+            if exposed:
+                log.warning("%s", exposed)
         for unreachable in refuse_exclusion_gaps((p.settings, p.mapper) for p in agent.pipelines):
             log.warning("exclusion rules not checked against the tables now: %s", unreachable)
     except AgentError:

@@ -62,6 +62,21 @@ def check_private(path: Path) -> None:
         )
 
 
+def state_dir_exposure(state_dir: Path) -> str | None:
+    """Why other users can look into the state directory, or None. It holds the outbox
+    and the quarantine, whose rows are legacy rows as read (ID numbers unmasked)."""
+    if os.name != "posix" or not state_dir.is_dir():
+        return None
+    mode = state_dir.stat().st_mode
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    return (
+        f"the state directory {state_dir} is open to other users (mode {oct(mode & 0o777)}); "
+        "it holds the outbox and quarantined legacy rows. Fix it with: chmod 700 "
+        f"{state_dir} / 状态目录其他用户可访问,请执行 chmod 700 {state_dir}"
+    )
+
+
 def ensure_state_dir(state_dir: Path) -> Path:
     """The state directory, created readable by the agent's user only (0700)."""
     try:

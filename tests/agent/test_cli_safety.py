@@ -198,3 +198,18 @@ def test_check_fails_on_a_config_with_a_password_others_can_read(
     assert f"chmod 600 {config}" in result.output
     config.chmod(0o600)
     assert invoke("check", "-c", str(config), "--offline").exit_code == 0
+
+
+def test_check_fails_on_a_state_dir_others_can_enter(
+    site: tuple[Path, str, FakeCollector],
+) -> None:
+    # It holds the outbox and the quarantine: legacy rows as read, ID numbers unmasked.
+    config = configure(site)
+    state = site[0] / "state"
+    state.mkdir(mode=0o755)
+    state.chmod(0o755)
+    result = invoke("check", "-c", config, "--offline")
+    assert result.exit_code == 1
+    assert f"chmod 700 {state}" in result.output
+    state.chmod(0o700)
+    assert invoke("check", "-c", config, "--offline").exit_code == 0
