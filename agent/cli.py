@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import secrets
 import sys
 from datetime import datetime, timedelta
@@ -21,8 +22,13 @@ import click
 from . import __version__
 from .errors import AgentError
 
+log = logging.getLogger("esup.agent")
+
 DEFAULT_CONFIG = "/etc/esupervision/agent.toml"
 SAMPLE_ROWS = 20
+#: How many quarantined sample rows `check` lists per table, and problems per row.
+QUARANTINE_ROWS_SHOWN = 10
+PROBLEMS_SHOWN = 3
 
 
 class AgentGroup(click.Group):
@@ -79,6 +85,9 @@ def example_config() -> str:
 def init(path: Path) -> None:
     """Write a complete, commented example config to PATH (never overwrites).
 
+    The file is created readable by its owner only (mode 0600): it will hold the
+    database password.
+
     \b
     Examples:
       esup-agent init /etc/esupervision/agent.toml
@@ -91,7 +100,9 @@ def init(path: Path) -> None:
         )
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("x", encoding="utf-8") as out:
+        # 0600 from the first byte: the file will hold the database password.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(example_config())
     except OSError as exc:
         raise click.ClickException(f"cannot write {path}: {exc.strerror}") from exc
@@ -145,16 +156,23 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
       esup-agent check -c agent.toml --sample 100
       esup-agent check -c agent.toml --offline
     """
+    from .config import password_exposure
     from .mapping import Mapping
     from .pipeline import map_chunk
-    from .signing import HMAC_KEY_FILE, AgentKeys
+    from .signing import HMAC_KEY_FILE, AgentKeys, state_dir_exposure
     from .sources import OdbcSource
 
     config = _load(config_path)
     click.echo(f"config {config_path}: ok ({len(config.sources)} source(s))")
-    if offline:
-        return
     failures = 0
+    for exposed in (password_exposure(config), state_dir_exposure(config.agent.state_dir)):
+        if exposed:
+            failures += 1
+            click.echo(f"permissions: FAILED: {exposed}", err=True)
+    if offline:
+        if failures:
+            raise click.ClickException(f"{failures} check(s) failed; see above / 检查未通过")
+        return
     keys = AgentKeys(config.agent.state_dir)
     hmac_path = config.agent.state_dir / HMAC_KEY_FILE
     # A throwaway secret when none exists yet: validity does not depend on it.
@@ -168,6 +186,12 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
                 now = source.database_now()
                 click.echo(f"source {settings.name}: reachable, database time {now}")
                 for table in settings.tables:
+                    where = f"source {settings.name!r}, table {table.label}"
+                    for gap in mapping.missing_exclusion_columns(
+                        table.record_type, source.columns(table), where
+                    ):
+                        failures += 1
+                        click.echo(f"  FAILED: {gap}", err=True)
                     rows = source.sample(table, sample)
                     mapped = map_chunk(settings.name, table, rows, mapping)
                     click.echo(
@@ -175,13 +199,11 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
                         f"{len(mapped.records)} valid, {len(mapped.quarantined)} would be "
                         f"quarantined, {mapped.excluded} excluded"
                     )
-                    for item in mapped.quarantined[:5]:
-                        first = item.problems[0] if item.problems else {}
-                        click.echo(
-                            f"    {item.row_key}: {first.get('path', '')} "
-                            f"{first.get('message_en', item.reason)} / "
-                            f"{first.get('message_zh', '')}"
-                        )
+                    if mapped.quarantined:
+                        # The agent would keep these rows back: fix the mapping (or the
+                        # data) first, as `run` would only fill the quarantine.
+                        failures += 1
+                        _echo_quarantined(mapped.quarantined)
         except AgentError as exc:
             failures += 1
             click.echo(f"source {settings.name}: FAILED: {exc}", err=True)
@@ -197,6 +219,25 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
     if failures:
         raise click.ClickException(f"{failures} check(s) failed; see above / 检查未通过")
     click.echo("all checks passed / 检查通过")
+
+
+def _echo_quarantined(items: list[Any]) -> None:
+    """Each quarantined sample row with its reasons, bounded."""
+    for item in items[:QUARANTINE_ROWS_SHOWN]:
+        click.echo(f"    FAILED: {item.row_key} would be quarantined:", err=True)
+        problems = item.problems or [{"message_en": item.reason}]
+        for p in problems[:PROBLEMS_SHOWN]:
+            zh = p.get("message_zh", "")
+            text = f"{p.get('path', '')}: {p.get('message_en', '')}" + (f" / {zh}" if zh else "")
+            click.echo(f"      {text}", err=True)
+        if len(problems) > PROBLEMS_SHOWN:
+            click.echo(f"      ... and {len(problems) - PROBLEMS_SHOWN} more problem(s)", err=True)
+    if len(items) > QUARANTINE_ROWS_SHOWN:
+        click.echo(
+            f"    ... and {len(items) - QUARANTINE_ROWS_SHOWN} more row(s) / 另有 "
+            f"{len(items) - QUARANTINE_ROWS_SHOWN} 行",
+            err=True,
+        )
 
 
 # -- enrol -----------------------------------------------------------------------------------
@@ -250,22 +291,32 @@ def enrol(config_path: Path, token: str, collector_fingerprint: str) -> None:
 def run(config_path: Path, once: bool, verbose: bool) -> None:
     """Run the agent: poll sources, push batches, send heartbeats, serve metrics.
 
-    Stops cleanly on SIGTERM or Ctrl-C. With --once, exits 1 when the push failed.
+    Stops cleanly on SIGTERM or Ctrl-C. Refuses to start when an exclusion rule tests a
+    column a table does not have, or the agent key is readable by other users. With --once,
+    exits 1 when the poll of any source or the push failed.
 
     \b
     Examples:
       esup-agent run -c /etc/esupervision/agent.toml
       esup-agent run -c agent.toml --once
     """
+    from .config import password_exposure
+    from .preflight import refuse_exclusion_gaps
     from .runner import Agent
+    from .signing import state_dir_exposure
 
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    _quiet_logging(verbose)
     config = _load(config_path)
     agent = Agent.build(config)
+    try:
+        for exposed in (password_exposure(config), state_dir_exposure(config.agent.state_dir)):
+            if exposed:
+                log.warning("%s", exposed)
+        for unreachable in refuse_exclusion_gaps((p.settings, p.mapper) for p in agent.pipelines):
+            log.warning("exclusion rules not checked against the tables now: %s", unreachable)
+    except AgentError:
+        agent.close()
+        raise
     if not once:
         agent.run_forever()
         return
@@ -283,8 +334,24 @@ def run(config_path: Path, once: bool, verbose: bool) -> None:
     click.echo(
         f"push: {push.batches} batch(es), {push.delivered} delivered, {push.rejected} rejected"
     )
+    failed = [f"poll of source {name} failed: {why}" for name, why in result["poll_errors"]]
     if push.error:
-        raise click.ClickException(f"push failed: {push.error}")
+        failed.append(f"push failed: {push.error}")
+    if failed:
+        raise click.ClickException("\n".join(failed) + " / 本次运行未成功")
+
+
+def _quiet_logging(verbose: bool) -> None:
+    """INFO: one line per poll and push that moved something, warnings and errors. The
+    scheduler's two lines per job run and httpx's line per request are DEBUG detail."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    if not verbose:
+        for name in ("apscheduler", "httpx", "httpcore"):
+            logging.getLogger(name).setLevel(logging.WARNING)
 
 
 # -- status ----------------------------------------------------------------------------------
@@ -362,7 +429,7 @@ def backfill(
     """
     from .pipeline import Pipeline
     from .runner import open_outbox
-    from .signing import AgentKeys
+    from .signing import AgentKeys, ensure_state_dir
     from .sources import OdbcSource
 
     if (start is None) != (end is None) or (from_key is None) != (to_key is None):
@@ -373,6 +440,7 @@ def backfill(
         raise click.BadParameter("--to-key is before --from-key")
     config = _load(config_path)
     sources = [config.source(source_name)] if source_name else list(config.sources)
+    ensure_state_dir(config.agent.state_dir)  # 0700 before the outbox is created in it
     keys = AgentKeys(config.agent.state_dir)
     total_added = total_dupes = 0
     with open_outbox(config) as outbox:

@@ -306,3 +306,36 @@ def load_config(path: Path) -> AgentConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc} / 配置文件不是合法的 TOML") from exc
     return parse_config(data, path.resolve())
+
+
+def password_exposure(config: AgentConfig) -> str | None:
+    """Why the config file shows a database password to other users, or None.
+
+    The file holds the sources' connection strings; ``esup-agent init`` creates it 0600,
+    but a copy or an editor may have made it readable by everyone.
+    """
+    import os
+    import stat
+
+    from .sources.connection_string import SECRET_KEYS, attributes
+
+    if os.name != "posix":
+        return None
+    try:
+        mode = config.path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    has_password = any(
+        a.key.lower() in SECRET_KEYS and a.value
+        for s in config.sources
+        for a in attributes(s.connection)
+    )
+    if not has_password:
+        return None
+    return (
+        f"{config.path} holds a database password and is readable by other users (mode "
+        f"{oct(mode & 0o777)}). Fix it with: chmod 600 {config.path} / 配置文件含数据库密码"
+        f"且其他用户可读，请执行 chmod 600 {config.path}"
+    )

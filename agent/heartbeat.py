@@ -1,10 +1,11 @@
 """The heartbeat: a signed note to the collector saying this agent is alive and how it is.
 
-It carries what the operator needs without logging in to the front-end machine (cursor
-positions, outbox depth, whether a source is being read, oldest undelivered age, quarantine,
-last errors) and brings back the collector's clock: the offset is measured NTP-style
-(collector time minus the midpoint of our send and receive times) and used when signing
-manifests. Outbox depth and ``capturing`` are also the backlog the collector waits on.
+It carries what the operator needs without logging in to the front-end machine (how far
+each table has been read, as a time and never a row's key; outbox depth, whether a source
+is being read, oldest undelivered age, quarantine, last errors with row values removed: see
+:mod:`agent.disclosure`) and brings back the collector's clock: the offset is measured
+NTP-style (collector time minus the midpoint of our send and receive times) and used when
+signing manifests. Outbox depth and ``capturing`` are also the backlog the collector waits on.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from exchange_spec.errors import ProtocolError
 
 from . import __version__
 from .backlog import CaptureState
+from .disclosure import public_cursors, public_errors
 from .outbox import Outbox
 from .push import is_stale
 from .signing import AgentKeys, Enrolment
@@ -67,7 +69,9 @@ def heartbeat_body(
         "hostname": socket.gethostname(),
         "name": agent_name,
         "sent_at": utc_now().isoformat(timespec="milliseconds"),
-        "cursors": outbox.cursors(),
+        # Positions as times and error texts without row values: nothing of a legacy row
+        # (an excluded one least of all) may travel in a heartbeat.
+        "cursors": public_cursors(outbox.cursors()),
         "outbox_pending": stats["pending"],
         "outbox_pending_bytes": stats["pending_bytes"],
         "capturing": capturing,
@@ -78,7 +82,7 @@ def heartbeat_body(
         "paused": outbox.get_meta("paused"),
         "push_stopped": outbox.get_meta("push_stopped"),
         "clock_offset_seconds": outbox.get_meta("clock_offset_seconds"),
-        "last_errors": outbox.last_errors(5),
+        "last_errors": public_errors(outbox.last_errors(5)),
     }
 
 

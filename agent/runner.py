@@ -70,6 +70,8 @@ class Agent:
     # draw one request (and one recorded error) per push tick.
     catch_up_backoff: Backoff = field(default_factory=Backoff)
     catch_up_retry_at: float = 0.0
+    # Why the last poll of each source failed (absent when it succeeded): run --once fails.
+    poll_errors: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def build(
@@ -132,15 +134,19 @@ class Agent:
 
     # -- jobs (each catches the agent's own errors: a failing job must not kill the others)
     def poll(self, pipeline: Pipeline) -> list[TableReport]:
+        name = pipeline.settings.name
         try:
             reports = pipeline.poll()
         except AgentError as exc:
-            self.outbox.record_error(f"poll {pipeline.settings.name}", str(exc))
-            log.error("poll of source %s failed: %s", pipeline.settings.name, exc)
+            self.outbox.record_error(f"poll {name}", str(exc))
+            self.poll_errors[name] = str(exc)
+            log.error("poll of source %s failed: %s", name, exc)
             return []
+        self.poll_errors.pop(name, None)
         for r in reports:
             if r.paused:
                 log.warning("polling paused: %s", r.paused)
+        log_poll(name, reports)
         return reports
 
     def push(self) -> PushOutcome | None:
@@ -152,6 +158,13 @@ class Agent:
             return None
         if outcome is not None and outcome.error:
             log.error("push: %s", outcome.error)
+        elif outcome is not None and outcome.batches:
+            log.info(
+                "push: %d batch(es), %d delivered, %d rejected",
+                outcome.batches,
+                outcome.delivered,
+                outcome.rejected,
+            )
         try:
             self._announce_caught_up()
         except AgentError as exc:
@@ -206,7 +219,7 @@ class Agent:
         reports = [r for p in self.pipelines for r in self.poll(p)]
         outcome = self.pusher.push()
         self.heartbeat()
-        return {"polls": reports, "push": outcome}
+        return {"polls": reports, "push": outcome, "poll_errors": sorted(self.poll_errors.items())}
 
     def run_forever(self, *, install_signals: bool = True) -> None:
         scheduler = BackgroundScheduler(
@@ -252,6 +265,25 @@ class Agent:
                 metrics.stop()
             self.close()
         log.info("agent stopped")
+
+
+def log_poll(source: str, reports: list[TableReport]) -> None:
+    """One line per poll that captured new records. Polls run every few seconds and the
+    re-read window reads the last rows again each time, so a poll with nothing new says
+    nothing (the quarantine and the counts are in `esup-agent status`)."""
+    added = sum(r.added for r in reports)
+    if not added:
+        return
+    log.info(
+        "poll %s: %d new record(s) (%d rows read, %d already captured, %d quarantined, "
+        "%d excluded)",
+        source,
+        added,
+        sum(r.rows for r in reports),
+        sum(r.duplicates for r in reports),
+        sum(r.quarantined for r in reports),
+        sum(r.excluded for r in reports),
+    )
 
 
 def _says_behind(body: dict[str, Any]) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,9 +48,43 @@ def _write_public(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def check_private(path: Path) -> None:
+    """Refuse a secret file other users may read or change (as the collector does for its
+    own key): whoever reads the agent key can sign batches as this department."""
+    if os.name != "posix" or not path.exists():
+        return
+    mode = path.stat().st_mode
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"{path} is readable by other users (mode {oct(mode & 0o777)}); it must be "
+            f"readable by the agent's user only. Fix it with: chmod 600 {path} / "
+            f"密钥文件权限过宽，其他用户可读；请执行 chmod 600 {path}"
+        )
+
+
+def state_dir_exposure(state_dir: Path) -> str | None:
+    """Why other users can look into the state directory, or None. It holds the outbox
+    and the quarantine, whose rows are legacy rows as read (ID numbers unmasked)."""
+    if os.name != "posix" or not state_dir.is_dir():
+        return None
+    mode = state_dir.stat().st_mode
+    if not mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return None
+    return (
+        f"the state directory {state_dir} is open to other users (mode {oct(mode & 0o777)}); "
+        "it holds the outbox and quarantined legacy rows. Fix it with: chmod 700 "
+        f"{state_dir} / 状态目录其他用户可访问,请执行 chmod 700 {state_dir}"
+    )
+
+
 def ensure_state_dir(state_dir: Path) -> Path:
+    """The state directory, created readable by the agent's user only (0700)."""
     try:
-        state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not state_dir.exists():
+            state_dir.mkdir(mode=0o700, parents=True)
+            state_dir.chmod(0o700)  # whatever the umask: the outbox holds personal data
+    except FileExistsError:
+        pass  # created by another process meanwhile
     except OSError as exc:
         raise ConfigError(
             f"cannot create the state directory {state_dir}: {exc.strerror}. "
@@ -94,6 +129,7 @@ class AgentKeys:
                 _write_secret(path, pem)
             except FileExistsError:
                 pass
+        check_private(path)
         try:
             key = serialization.load_pem_private_key(path.read_bytes(), password=None)
         except (OSError, ValueError) as exc:
@@ -128,6 +164,7 @@ class AgentKeys:
                 _write_secret(path, secrets.token_bytes(32))
             except FileExistsError:
                 pass
+        check_private(path)
         return path.read_bytes()
 
     # -- enrolment ---------------------------------------------------------------------------
@@ -166,6 +203,8 @@ class AgentKeys:
             ) from exc
 
     def require_enrolment(self) -> Enrolment:
+        for name in (PRIVATE_KEY_FILE, HMAC_KEY_FILE):
+            check_private(self.state_dir / name)  # before running, not at the first push
         found = self.enrolment()
         if found is None:
             raise EnrolError(

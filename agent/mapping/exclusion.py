@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from agent.errors import ConfigError
 
 from . import file_checks as check
+from .values import ValueProblem
 
 RULE_KEYS = ("column", "field", "in", "not_in", "matches", "reason")
 
@@ -27,17 +28,29 @@ class Exclusion:
     def applies(
         self, row: Mapping[str, Any], record: Mapping[str, Any], placeholders: frozenset[str]
     ) -> str | None:
-        """Why this rule excludes the row, or None. Placeholders count as empty ("")."""
-        name = self.column if self.column is not None else self.field
-        assert name is not None
-        source: Mapping[str, Any] = row if self.column is not None else record
-        value = source.get(name)
-        if value is None and self.column is not None:
-            for key in row:  # drivers may fold the case of column names
-                if str(key).lower() == name.lower():
-                    value = row[key]
-        if isinstance(value, bytes | bytearray):
-            value = None  # undecoded text: the row is invalid anyway, reported elsewhere
+        """Why this rule excludes the row, or None. Placeholders count as empty ("").
+
+        Raises ValueProblem when the value cannot be tested (the column is not in the row,
+        or its text was not decoded): such a row must never be sent on a guess.
+        """
+        if self.column is not None:
+            name = self.column
+            value = column_value(row, self.column, self.where)
+        else:
+            assert self.field is not None
+            name = self.field
+            value = record.get(self.field)
+        if isinstance(value, bytes | bytearray) or (
+            isinstance(value, str) and REPLACEMENT in value
+        ):
+            raise ValueProblem(
+                "mapping.exclusion_undecodable",
+                f"排除规则 {self.where} 所检查的 {name} 列的文本未能正确解码,不能判断是否涉密,"
+                "该行已隔离;请将数据源的 encoding 设置为数据库实际使用的字符集",
+                f"the exclusion rule {self.where} cannot test {name}: its text was not "
+                "decoded, so whether the row is secret is unknown and the row is kept here; "
+                "set the source's encoding to the database's character set",
+            )
         text = "" if value is None else str(value).strip()
         if text in placeholders:
             text = ""
@@ -47,6 +60,40 @@ class Exclusion:
             or (self.pattern is not None and self.pattern.search(text) is not None)
         )
         return f"{self.reason} ({name}={text})" if hit else None
+
+
+#: What a lossy decoder puts for bytes it could not read.
+REPLACEMENT = "\ufffd"
+
+
+def find_column(names: Iterable[str], column: str) -> str | None:
+    """The name under which ``column`` appears (drivers may fold the case of names)."""
+    names = list(names)
+    if column in names:
+        return column
+    for name in names:
+        if str(name).lower() == column.lower():
+            return str(name)
+    return None
+
+
+def column_value(row: Mapping[str, Any], column: str, where: str) -> Any:
+    if column in row:
+        return row[column]
+    found = find_column(row, column)
+    if found is None:
+        raise ValueProblem(
+            "mapping.exclusion_column_missing",
+            f"排除规则 {where} 检查的列 {column} 不在该表(或查询)的结果中,不能判断是否涉密,"
+            f"该行已隔离;请在查询中加入 {column} 列,或把规则移到只适用于有该列的记录类型的 "
+            "[[types.<类型>.exclude]] 下",
+            f"the exclusion rule {where} tests column {column!r}, which this table or query "
+            "does not have, so whether the row is secret is unknown and the row is kept "
+            f"here. Fix: add {column} to the query (e.g. join the table that holds it), or "
+            "move the rule under [[types.<TYPE>.exclude]] of the record types read from "
+            "tables that have it",
+        )
+    return row[found]
 
 
 def compile_exclusions(data: Any, where: str) -> tuple[Exclusion, ...]:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from . import connection_string
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -62,7 +64,7 @@ def driver_options(dialect: str, connection: str, fetch_size: int) -> str:
     PostgreSQL's server-side cursor instead of buffering whole results, MariaDB's text in
     utf8mb4. (MariaDB's own streaming, NO_CACHE, needs Connector/ODBC 3.1.17 and blocks
     other statements meanwhile: its reads are paged instead.)"""
-    present = {part.split("=", 1)[0].strip().lower() for part in connection.split(";")}
+    present = connection_string.keys(connection)
     if dialect == "postgresql" and "usedeclarefetch" not in present:
         return f"UseDeclareFetch=1;Fetch={fetch_size}"
     if dialect == "mariadb" and "charset" not in present:

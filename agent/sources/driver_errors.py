@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import re
-
 import pyodbc
+
+from . import connection_string
 
 
 def explain(exc: pyodbc.Error) -> tuple[str, str]:
@@ -68,4 +68,4 @@ def explain(exc: pyodbc.Error) -> tuple[str, str]:
 
 def redact(connection: str) -> str:
     """The connection string without its password, for messages and logs."""
-    return re.sub(r"(?i)(pwd|password)\s*=\s*(\{[^}]*\}|[^;]*)", r"\1=***", connection)
+    return connection_string.redact(connection)

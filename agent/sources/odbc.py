@@ -39,6 +39,8 @@ import pyodbc
 
 from agent.errors import SourceError
 
+from . import connection_string
+from . import text_encoding as text
 from .dialects import Dialect, dialect_for, driver_options
 from .driver_errors import explain, redact
 from .settings import SourceSettings, TableSettings
@@ -64,18 +66,21 @@ def _column_names(cur: pyodbc.Cursor) -> list[str]:
     return [str(d[0]).split("\x00", 1)[0] for d in cur.description]
 
 
-def _narrow_encoding(connection: str, configured: str | None) -> str:
-    """The Python codec of a MySQL-family connection's character set (CHARSET=...)."""
-    match = re.search(r"(?i)(?:^|;)\s*charset\s*=\s*([^;]+)", connection)
-    charset = match.group(1).strip().lower() if match else "utf8mb4"
+def _narrow_encoding(connection: str) -> str:
+    """The Python codec of a MySQL-family connection's character set (CHARSET=...): the
+    server converts every column to it, so it is what the bytes are in."""
+    charset = (connection_string.value(connection, "charset") or "utf8mb4").strip().lower()
     if charset.startswith("utf8"):
         return "utf-8"
-    if configured:
-        return configured
     try:
         return codecs.lookup(charset).name
     except LookupError:
         return "utf-8"
+
+
+#: SQL types of text pyodbc hands over as bytes when asked to (narrow, and wide).
+_NARROW_TEXT = (pyodbc.SQL_CHAR, pyodbc.SQL_VARCHAR, pyodbc.SQL_LONGVARCHAR)
+_WIDE_TEXT = (pyodbc.SQL_WCHAR, pyodbc.SQL_WVARCHAR, pyodbc.SQL_WLONGVARCHAR)
 
 
 def _where(clauses: list[str]) -> str:
@@ -104,6 +109,7 @@ class OdbcSource:
         self.zone = ZoneInfo(settings.timezone)
         self._conn: pyodbc.Connection | None = None
         self._dialect: Dialect | None = None
+        self._checked: set[str] = set()  # tables whose character sets agree with encoding
 
     # -- connection -----------------------------------------------------------------------
 
@@ -115,13 +121,90 @@ class OdbcSource:
             f"(connection: {redact(self.settings.connection)}; driver said: {detail})"
         )
 
-    def _undecodable(self, exc: UnicodeDecodeError, table: TableSettings) -> SourceError:
+    def _undecodable(
+        self, exc: UnicodeDecodeError, table: TableSettings, sql: str, params: list[Any]
+    ) -> SourceError:
+        column = self._undecodable_column(exc.encoding, sql, params)
+        place = f"table {table.label}" + (f", column {column}" if column else "")
         return SourceError(
-            f"source {self.settings.name!r}: text in {table.label} is not {exc.encoding}. "
-            "How to fix: set encoding in the source's config to the database's character "
-            'set, e.g. "gbk" or "gb18030" / 文本编码与配置不符,请将数据源的 encoding '
-            "设置为数据库实际使用的字符集"
+            f"source {self.settings.name!r}, {place}: the text is not {exc.encoding}, so it "
+            "cannot be read without garbling it. How to fix: set encoding in the [[sources]] "
+            f"table named {self.settings.name!r} to the character set the database keeps its "
+            'text in, e.g. "gbk" or "gb18030", or leave it out for a Unicode database (see '
+            "docs/mapping.md) / 文本编码与配置不符,请将数据源的 encoding 设置为数据库实际使用"
+            "的字符集"
         )
+
+    def _undecodable_column(self, encoding: str, sql: str, params: list[Any]) -> str | None:
+        """Which column holds the text that did not decode: the statement read again with
+        the text as raw bytes (only after a failure, so the cost does not matter)."""
+        conn, dialect = self._require()
+        kinds = _NARROW_TEXT + (_WIDE_TEXT if dialect.name == "mariadb" else ())
+        try:
+            for kind in kinds:
+                conn.add_output_converter(kind, bytes)
+            cur = conn.cursor().execute(sql, params)
+            names = _column_names(cur)
+            while batch := cur.fetchmany(self.settings.fetch_size):
+                for values in batch:
+                    raw = [
+                        (n, v) for n, v in zip(names, values, strict=True) if isinstance(v, bytes)
+                    ]
+                    found = text.undecodable_column(raw, encoding)
+                    if found is not None:
+                        return found
+            return None
+        except (pyodbc.Error, UnicodeDecodeError):
+            return None  # the message goes out without the column name
+        finally:
+            conn.clear_output_converters()
+
+    def _check_encoding(self, conn: pyodbc.Connection, dialect: Dialect) -> None:
+        """Stop when the setting disagrees with what the database says of its text."""
+        configured = self.settings.encoding
+        if dialect.name == "sqlite":
+            charset = "UTF-8"  # SQLite keeps text in UTF-8 (or UTF-16)
+        elif dialect.name == "postgresql":
+            driver = str(conn.getinfo(pyodbc.SQL_DRIVER_NAME) or "").lower()
+            # The ANSI driver hands over bytes in the client encoding; the Unicode driver
+            # converts, so what counts is what the database keeps.
+            which = "client_encoding" if "psqlodbca" in driver else "server_encoding"
+            sql = f"SELECT CAST(current_setting('{which}') AS VARCHAR(64))"
+            charset = str(conn.cursor().execute(sql).fetchone()[0])
+        else:
+            return  # MariaDB: per table (_check_table); others cannot say
+        wanted = text.family(charset)
+        if wanted is not None and wanted != text.family(configured):
+            raise SourceError(text.mismatch(self.settings.name, "every table", charset, configured))
+
+    def _check_table(self, table: TableSettings) -> None:
+        """MariaDB/MySQL: the character set of each text column against the setting."""
+        conn, dialect = self._require()
+        if dialect.name != "mariadb" or table.table is None or table.label in self._checked:
+            return
+        schema, _, name = table.table.rpartition(".")
+        sql = (
+            "SELECT COLUMN_NAME, CHARACTER_SET_NAME FROM information_schema.COLUMNS WHERE "
+            f"TABLE_SCHEMA = {'?' if schema else 'DATABASE()'} AND TABLE_NAME = ? AND "
+            "CHARACTER_SET_NAME IS NOT NULL ORDER BY ORDINAL_POSITION"
+        )
+        try:
+            rows = conn.cursor().execute(sql, [*([schema] if schema else []), name]).fetchall()
+        except pyodbc.Error as exc:
+            raise self._fail(exc, f"reading the character sets of {table.label}") from exc
+        configured = text.family(self.settings.encoding)
+        for column, charset in rows:
+            wanted = text.family(str(charset))
+            if wanted is not None and wanted != configured:
+                raise SourceError(
+                    text.mismatch(
+                        self.settings.name,
+                        f"table {table.label}, column {column}",
+                        str(charset),
+                        self.settings.encoding,
+                    )
+                )
+        self._checked.add(table.label)
 
     def open(self) -> None:
         if self._conn is not None:
@@ -135,9 +218,13 @@ class OdbcSource:
         try:
             self._set_text_decoding(conn, dialect)
             self._set_session_zone(conn, dialect)
+            self._check_encoding(conn, dialect)
         except pyodbc.Error as exc:
             conn.close()
             raise self._fail(exc, "setting up the session (text decoding, time zone)") from exc
+        except SourceError:
+            conn.close()
+            raise
         self._conn, self._dialect = conn, dialect
 
     def _set_session_zone(self, conn: pyodbc.Connection, dialect: Dialect) -> None:
@@ -165,15 +252,17 @@ class OdbcSource:
             # MariaDB Connector/ODBC 3.1 miscounts some wide strings ('秘密' arrives as '秘'),
             # so text is fetched narrow, in the connection's character set (utf8mb4 unless
             # the connection string says otherwise; the server converts GBK tables to it).
-            # The pyodbc wiki gives the same advice for MySQL.
-            encoding = _narrow_encoding(self.settings.connection, self.settings.encoding)
+            # The pyodbc wiki gives the same advice for MySQL. The setting is checked
+            # against each table's character sets instead (_check_table).
+            encoding = _narrow_encoding(self.settings.connection)
             conn.setdecoding(pyodbc.SQL_CHAR, encoding=encoding)
             conn.setdecoding(pyodbc.SQL_WCHAR, encoding=encoding, ctype=pyodbc.SQL_CHAR)
-        elif self.settings.encoding:
-            # ANSI drivers hand over narrow (SQL_CHAR) text in the legacy encoding. Unicode
-            # drivers hand over wide text, which this does not touch. Parameters stay wide
-            # (pyodbc's default): setencoding would make a Unicode driver reject them.
-            conn.setdecoding(pyodbc.SQL_CHAR, encoding=self.settings.encoding)
+        else:
+            # ANSI drivers hand over narrow (SQL_CHAR) text in the legacy encoding (unset:
+            # Unicode, so UTF-8). Unicode drivers hand over wide text, which this does not
+            # touch. Parameters stay wide (pyodbc's default): setencoding would make a
+            # Unicode driver reject them.
+            conn.setdecoding(pyodbc.SQL_CHAR, encoding=self.settings.encoding or "utf-8")
 
     def _connect(self, connection: str) -> tuple[pyodbc.Connection, Dialect]:
         try:
@@ -373,9 +462,22 @@ class OdbcSource:
             raise self._fail(exc, f"counting rows of {table.label}") from exc
         return int(row[0]) if row is not None else None
 
+    def columns(self, table: TableSettings) -> list[str]:
+        """The column names a read of ``table`` yields (no row is fetched)."""
+        conn, _ = self._require()
+        sql = "SELECT q.* FROM " + self._from(table) + " WHERE 1 = 0"
+        try:
+            cur = conn.cursor().execute(sql)
+            names = _column_names(cur)
+            cur.close()
+        except pyodbc.Error as exc:
+            raise self._fail(exc, f"reading the columns of {table.label}") from exc
+        return names
+
     def sample(self, table: TableSettings, n: int) -> list[dict[str, Any]]:
         """Up to ``n`` of the most recent rows (for ``esup-agent check``)."""
         conn, dialect = self._require()
+        self._check_table(table)
         sql = self._select(table) + self._from(table) + self._order(table, descending=True)
         if dialect.name in ("sqlite", "postgresql", "mariadb"):
             sql += f" LIMIT {int(n)}"  # drivers that buffer results would hold the table
@@ -387,7 +489,7 @@ class OdbcSource:
         except pyodbc.Error as exc:
             raise self._fail(exc, f"reading a sample of {table.label}") from exc
         except UnicodeDecodeError as exc:
-            raise self._undecodable(exc, table) from exc
+            raise self._undecodable(exc, table, sql, []) from exc
         return rows
 
     def _range(
@@ -484,6 +586,7 @@ class OdbcSource:
         row of the one before (keyset pagination), so memory stays bounded there too.
         """
         _, dialect = self._require()
+        self._check_table(table)
         position = dict(start) if start else {}
         page = self.settings.fetch_size * PAGE_CHUNKS
         paged = dialect.paged and table.mode != "snapshot"
@@ -546,7 +649,7 @@ class OdbcSource:
                 except pyodbc.Error as exc:
                     raise self._fail(exc, doing) from exc
                 except UnicodeDecodeError as exc:
-                    raise self._undecodable(exc, table) from exc
+                    raise self._undecodable(exc, table, sql, params) from exc
                 if not batch:
                     return
                 yield names, batch

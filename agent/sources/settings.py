@@ -112,7 +112,7 @@ class SourceSettings:
 
     name: str
     connection: str  # "Driver={SQLite3};Database=/x.db" or "DSN=name;..."
-    encoding: str | None = None  # legacy text encoding, e.g. "gbk", "gb18030"
+    encoding: str | None = None  # the database's character set, e.g. "gbk"; None: Unicode
     timezone: str = "Asia/Shanghai"  # zone of naive legacy times
     fetch_size: int = 1000
     tables: tuple[TableSettings, ...] = ()
@@ -138,15 +138,9 @@ class SourceSettings:
             if k != "tables" and data[k] is not None
         }
         if "encoding" in values:
-            import codecs
+            from .text_encoding import check_setting
 
-            try:
-                codecs.lookup(values["encoding"])
-            except LookupError:
-                raise ConfigError(
-                    f"{where}.encoding: unknown text encoding {values['encoding']!r}; "
-                    "use e.g. 'gbk' or 'gb18030' / 未知的字符编码"
-                ) from None
+            check_setting(values["encoding"], where)
         if "timezone" in values:
             from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 

@@ -81,14 +81,36 @@ def test_check_reaches_source_and_collector_and_changes_nothing(
     tmp_path: Path, site: tuple[Path, FakeCollector]
 ) -> None:
     config, fake = site
+    write_mapping(tmp_path / "mapping.toml")  # the mapping that knows every time format
     result = invoke("check", "-c", str(config))
     assert result.exit_code == 0, result.output
     assert "source xzsp: reachable" in result.output
-    assert "would be quarantined" in result.output
+    assert "0 would be quarantined" in result.output
     assert f"reachable, collector key id {fake.key_id}" in result.output
     assert "not enrolled yet" in result.output
+    assert "all checks passed" in result.output
     state = tmp_path / "state"
     assert not (state / OUTBOX_FILE).exists() and not (state / PRIVATE_KEY_FILE).exists()
+
+
+def test_check_fails_when_sample_rows_would_be_quarantined_and_says_why(
+    site: tuple[Path, FakeCollector],
+) -> None:
+    # The broken mapping does not know one of the legacy time formats: "20 sample rows, 6
+    # would be quarantined ... 检查通过" with exit 0 sent department IT on to `run`.
+    config, _ = site
+    result = CliRunner().invoke(main, ["check", "-c", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "检查通过" not in result.output and "检查未通过" in result.output
+    assert "20 sample rows -> 12 valid, 6 would be quarantined, 2 excluded" in result.output
+    listed = [line for line in result.output.splitlines() if "would be quarantined:" in line]
+    assert len(listed) == 6 and "T_SQ_SLXX:48 would be quarantined" in listed[0]
+    assert "SBSJ: cannot read '" in result.output and "formats" in result.output
+    # Bounded: at most ten rows per table are listed.
+    many = CliRunner().invoke(main, ["check", "-c", str(config), "--sample", "50"])
+    assert many.exit_code == 1
+    assert sum("would be quarantined:" in line for line in many.output.splitlines()) == 10
+    assert "... and 5 more row(s)" in many.output
 
 
 def test_check_fails_when_the_collector_key_is_not_the_pinned_one(

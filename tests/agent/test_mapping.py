@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from agent.errors import ConfigError
 from agent.mapping import Mapping, MapResult
 
 KEY = b"local-secret-of-this-agent"
@@ -201,7 +202,50 @@ def test_secret_level_rows_are_excluded_with_the_reason(level: str) -> None:
     assert result.record is None and result.problems == []
     assert result.reason == f"secret-level item (MJ={level.strip()})"
     assert map_sl(data, row(MJ="")).status == "ok"
-    assert map_sl(data, row()).status == "ok"  # no MJ column at all: not secret
+    assert map_sl(data, row(mj="秘密")).status == "excluded"  # names folded by the driver
+
+
+def test_a_row_without_the_exclusion_column_is_quarantined_never_sent() -> None:
+    # A steps query that forgot the secrecy column: the rule cannot tell, so nothing goes.
+    data = {**sl_mapping(), "exclude": [{"column": "MJ", "in": ["秘密"], "reason": "secret"}]}
+    result = map_sl(data, row())
+    assert result.status == "invalid" and result.record is None
+    [problem] = result.problems
+    assert problem["code"] == "mapping.exclusion_column_missing"
+    assert problem["path"] == "mapping.exclude[0]"
+    assert "'MJ'" in problem["message_en"] and "add MJ to the query" in problem["message_en"]
+    assert "涉密" in problem["message_zh"]
+
+
+@pytest.mark.parametrize("value", [b"\xc3\xd8\xc3\xdc", "\ufffd\ufffd", "秘\ufffd"])
+def test_an_exclusion_column_not_decoded_strictly_is_quarantined(value: object) -> None:
+    # GBK bytes the driver could not decode, or text a lossy decoder replaced: 秘密 is not
+    # recognisable any more, so the row must not be sent as if it were not secret.
+    data = {**sl_mapping(), "exclude": [{"column": "MJ", "in": ["秘密"]}]}
+    result = map_sl(data, row(MJ=value))
+    assert result.status == "invalid" and result.record is None
+    assert result.problems[0]["code"] == "mapping.exclusion_undecodable"
+    assert "encoding" in result.problems[0]["message_en"]
+
+
+def test_an_exclusion_rule_on_a_field_the_type_never_gets_is_refused_at_load() -> None:
+    data = sl_mapping()
+    data["exclude"] = [{"field": "SQRMC", "in": ["x"]}]  # SL records of this file have none
+    with pytest.raises(ConfigError) as caught:
+        Mapping.from_dict(data, hmac_key=KEY)
+    message = str(caught.value)
+    assert "mapping.exclude[0]" in message and "'SQRMC'" in message
+    assert "[types.SL.fields]" in message
+
+
+def test_a_table_without_the_exclusion_column_is_named_before_any_row_is_read() -> None:
+    data = {**sl_mapping(), "exclude": [{"column": "MJ", "in": ["秘密"]}]}
+    data["types"]["SL"]["exclude"] = [{"column": "SXBM", "matches": "GJMM"}]
+    mapping = Mapping.from_dict(data, hmac_key=KEY)
+    assert mapping.missing_exclusion_columns("SL", ["SLBH", "sxbm", "mj"], "T_SQ_SLXX") == []
+    [message] = mapping.missing_exclusion_columns("SL", ["SLBH", "SXBM"], "(query)")
+    assert "mapping.exclude[0]" in message and "'MJ'" in message and "(query)" in message
+    assert "SL records" in message and "Fix:" in message
 
 
 def test_items_can_be_excluded_by_spec_field_per_type() -> None:

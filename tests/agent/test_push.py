@@ -236,7 +236,7 @@ def test_heartbeat_reports_state_and_measures_the_clock_offset(
     send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client, agent_name="fe-01")
     [beat] = fake.heartbeats
     assert beat["outbox_pending"] == 3 and beat["name"] == "fe-01"
-    assert beat["cursors"][0]["cursor"]["key"] == 3
+    assert beat["cursors"][0]["read_up_to"] == "2026-11-30T08:00:00+08:00"  # never the key
     assert abs(outbox.get_meta("clock_offset_seconds") + 120) < 60
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from agent.errors import SourceError
+from agent.errors import ConfigError, SourceError
 from agent.sources import OdbcSource, SourceSettings, TableSettings
 from installer.legacy_demo_db import connect, sqlite_odbc
 
@@ -22,11 +22,10 @@ def read_all(settings: SourceSettings, table: TableSettings) -> list[dict[str, A
 @pytest.mark.parametrize(
     ("charset", "encoding", "extra"),
     [
-        ("gbk", None, ""),
         ("gbk", "gbk", ""),
+        ("gbk", "gb18030", ""),  # GB18030 holds GBK: either fits a GBK database
         ("utf8mb4", None, ""),
         ("gbk", "gbk", "CHARSET=gbk;"),  # a connection kept in GBK end to end
-        ("gbk", None, "CHARSET=gbk;"),
     ],
 )
 def test_chinese_text_on_mariadb_arrives_intact(
@@ -57,6 +56,68 @@ def test_chinese_text_on_mariadb_arrives_intact(
     ]
 
 
+def gbk_table(odbc: str, charset: str) -> None:
+    conn = connect(odbc)
+    try:
+        conn.execute(
+            "CREATE TABLE T_SQ_SLXX (ID INT PRIMARY KEY, SQRMC VARCHAR(20), MJ VARCHAR(10)) "
+            f"CHARACTER SET {charset}"
+        )
+        conn.execute("INSERT INTO T_SQ_SLXX VALUES (1, ?, ?)", "张三", "秘密")
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize(
+    ("charset", "encoding", "extra", "fix"),
+    [
+        ("gbk", None, "", 'set encoding = "gbk"'),  # the docs said leave it unset here
+        ("gbk", None, "CHARSET=gbk;", 'set encoding = "gbk"'),
+        ("utf8mb4", "gbk", "", "leave encoding out"),
+        ("gbk", "big5", "CHARSET=gbk;", 'set encoding = "gbk"'),  # the setting was ignored
+    ],
+)
+def test_an_encoding_that_disagrees_with_the_mariadb_table_stops_with_the_setting_to_change(
+    mariadb_database: Any, charset: str, encoding: str | None, extra: str, fix: str
+) -> None:
+    gbk_table(mariadb_database.odbc, charset)
+    settings = SourceSettings(
+        name="xzsp", connection=mariadb_database.odbc + extra, encoding=encoding
+    )
+    table = TableSettings(record_type="SL", table="T_SQ_SLXX", mode="key", key_column="ID")
+    for read in (lambda s: list(s.read(table, None)), lambda s: s.sample(table, 5)):
+        with OdbcSource(settings) as src, pytest.raises(SourceError) as caught:
+            read(src)
+        message = str(caught.value)
+        assert "source 'xzsp', table T_SQ_SLXX, column SQRMC" in message
+        assert f"keeps this text in {charset}" in message and fix in message
+        assert "[[sources]] table named 'xzsp'" in message and "encoding 设置" in message
+
+
+def test_a_single_byte_encoding_that_decodes_anything_is_refused() -> None:
+    with pytest.raises(ConfigError) as caught:
+        SourceSettings.from_dict({"name": "x", "connection": "DSN=x", "encoding": "latin-1"}, "s")
+    assert "decodes any byte" in str(caught.value) and "'gbk'" in str(caught.value)
+
+
+def test_sqlite_keeps_utf8_so_another_encoding_is_refused(tmp_path: Path) -> None:
+    odbc = sqlite_odbc(tmp_path / "x.db")
+    conn = connect(odbc)
+    try:
+        conn.execute("CREATE TABLE T (ID INTEGER PRIMARY KEY, MJ TEXT)")
+        conn.execute("INSERT INTO T VALUES (1, '秘密')")  # read as GBK: '绉樺瘑', not secret
+    finally:
+        conn.close()
+    with pytest.raises(SourceError) as caught:
+        OdbcSource(SourceSettings(name="xzsp", connection=odbc, encoding="gbk")).open()
+    assert "source 'xzsp', every table" in str(caught.value)
+    assert "leave encoding out" in str(caught.value)
+    table = TableSettings(record_type="SL", table="T", mode="key", key_column="ID")
+    assert read_all(SourceSettings(name="xzsp", connection=odbc), table) == [
+        {"ID": 1, "MJ": "秘密"}
+    ]
+
+
 def test_gbk_bytes_from_an_ansi_driver_are_decoded_with_the_source_encoding(
     pg_database: Any,
 ) -> None:
@@ -74,12 +135,36 @@ def test_gbk_bytes_from_an_ansi_driver_are_decoded_with_the_source_encoding(
     table = TableSettings(record_type="SL", table="t_sq_slxx", mode="key", key_column="id")
     rows = read_all(SourceSettings(name="gbk", connection=ansi, encoding="gbk"), table)
     assert rows == [{"id": 1, "bmmc": BUREAU}]
-    # Without the setting the same bytes cannot be read as text.
-    with pytest.raises(SourceError, match="encoding"):
-        read_all(SourceSettings(name="gbk", connection=ansi), table)
-    # A wrong encoding is reported, not turned into garbled text.
-    with pytest.raises(SourceError, match="not utf-8"):
-        read_all(SourceSettings(name="gbk", connection=ansi, encoding="utf-8"), table)
+    # Without the setting, or with another, the agent stops before reading a row.
+    for wrong in (None, "utf-8", "big5"):
+        with pytest.raises(SourceError) as caught:
+            read_all(SourceSettings(name="gbk", connection=ansi, encoding=wrong), table)
+        assert "keeps this text in GBK" in str(caught.value)
+        assert 'set encoding = "gbk"' in str(caught.value)
+
+
+def test_text_that_does_not_decode_names_the_column(pg_database: Any) -> None:
+    # GB18030 bytes of a character GBK lacks, read with encoding = "gbk" (which the check
+    # accepts: GBK is GB18030's older part): strict decoding stops, naming the column.
+    conn = connect(pg_database.odbc)
+    try:
+        conn.execute("CREATE TABLE t (id INT PRIMARY KEY, bmmc VARCHAR(50), sqrmc VARCHAR(9))")
+        conn.execute("INSERT INTO t VALUES (1, ?, ?)", BUREAU, "张三")
+        conn.execute("INSERT INTO t VALUES (2, ?, ?)", BUREAU, "王\U00020000")
+    finally:
+        conn.close()
+    ansi = (
+        pg_database.odbc.replace("PostgreSQL Unicode", "PostgreSQL ANSI")
+        + "ConnSettings=SET client_encoding TO 'GB18030';"
+    )
+    table = TableSettings(record_type="SL", table="t", mode="key", key_column="id")
+    with pytest.raises(SourceError) as caught:
+        read_all(SourceSettings(name="gbk", connection=ansi, encoding="gbk"), table)
+    message = str(caught.value)
+    assert "source 'gbk', table t, column sqrmc: the text is not gbk" in message
+    assert 'e.g. "gbk" or "gb18030"' in message
+    rows = read_all(SourceSettings(name="gbk", connection=ansi, encoding="gb18030"), table)
+    assert rows[1]["sqrmc"] == "王\U00020000"
 
 
 def test_a_wrong_driver_name_points_at_odbcinst_ini(tmp_path: Path) -> None:
