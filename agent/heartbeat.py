@@ -23,6 +23,7 @@ from . import __version__
 from .backlog import CaptureState
 from .outbox import Outbox
 from .push import is_stale
+from .reconcile import missed_rows
 from .signing import AgentKeys, Enrolment
 from .transport import EnvelopeRefused, post_json, server_time
 
@@ -79,6 +80,8 @@ def heartbeat_body(
         "push_stopped": outbox.get_meta("push_stopped"),
         "clock_offset_seconds": outbox.get_meta("clock_offset_seconds"),
         "last_errors": outbox.last_errors(5),
+        # Rows reconciliation found behind a read position, never read by a poll (a count).
+        "reconcile": missed_rows(outbox),
     }
 
 

@@ -23,7 +23,10 @@ DEPARTMENT = "114307020000000001"
 MAPPING = Path(legacy.__file__).parents[1] / "agent" / "mapping" / "examples" / "legacy_demo.toml"
 
 
-def agent_config(db: Path, url: str, *, batch: int = 100, fetch: int = 200) -> str:
+def agent_config(
+    db: Path, url: str, *, batch: int = 100, fetch: int = 200, reconcile: bool = False
+) -> str:
+    # Reconciliation is off unless asked for: these tests count the deliveries exactly.
     return f"""
 [agent]
 department = "{DEPARTMENT}"
@@ -47,6 +50,10 @@ interval_seconds = 5
 
 [metrics]
 enabled = false
+
+[reconcile]
+enabled = {str(reconcile).lower()}
+interval_minutes = 1
 
 [[sources]]
 name = "legacy"
