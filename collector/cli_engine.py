@@ -444,13 +444,17 @@ def verdicts_list(
     if not listed:
         click.echo("no verdicts / 没有判定")
     for v in listed:
-        flags = [f for f in ("withdrawn", "superseded") if v[f]]
+        flags = [f for f in ("withdrawn", "superseded", "resolved") if v[f]]
         code = f" {v['code']}" if v["code"] else ""
         note = f" [{', '.join(flags)}]" if flags else ""
         click.echo(
             f"{v['id']:>6} {v['issued_at']} {v['department']} {v['case_id'] or '-'} "
             f"{v['kind']}{code}{note}"
         )
+        if v["details"].get("message_zh"):  # department-level verdicts say what is wrong
+            click.echo(f"       {v['details']['message_zh']}")
+        if v["resolution"]:
+            click.echo(f"       {v['resolution']}")
 
 
 @verdicts.command("reassess")
