@@ -148,10 +148,11 @@ class Department:
             [str(BIN / "esup-agent"), "run", "-c", str(self.config)], self.root / "agent.log"
         )
 
-    def expected_keys(self, cases: int) -> set[str]:
-        """Business keys of every record the legacy rows should produce."""
+    def expected_keys(self, cases: int, rows: legacy.DemoRows | None = None) -> set[str]:
+        """Business keys of every record the legacy rows (the demo's first ``cases``, or
+        ``rows``) should produce."""
         mapping = Mapping.load(MAPPING, hmac_key=b"unused: the demo mapping masks, not hashes")
-        rows = legacy.demo_applications(cases)
+        rows = rows or legacy.demo_applications(cases)
         keys: set[str] = set()
         apps = {r[0]: dict(zip(legacy.SLXX_COLUMNS, r, strict=True)) for r in rows.applications}
         for app in apps.values():
