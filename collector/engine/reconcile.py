@@ -75,6 +75,15 @@ def _rule(r: Any) -> str:
     return f"{rule}#{r.verdicts_issued + 1}" if r.verdicts_issued else rule
 
 
+def _update(r: Any) -> Any:
+    """An UPDATE of the report ``r`` (department, record type, day)."""
+    return update(recon_reports).where(
+        recon_reports.c.department == r.department,
+        recon_reports.c.record_type == r.record_type,
+        recon_reports.c.day == r.day,
+    )
+
+
 def _issue(conn: Connection, calendar: WorkCalendar, rules: EngineRules, at: datetime) -> int:
     rows = conn.execute(
         select(recon_reports).where(
@@ -102,13 +111,7 @@ def _issue(conn: Connection, calendar: WorkCalendar, rules: EngineRules, at: dat
     for verdict_id, key in found:
         r = keys[key]
         conn.execute(
-            update(recon_reports)
-            .where(
-                recon_reports.c.department == r.department,
-                recon_reports.c.record_type == r.record_type,
-                recon_reports.c.day == r.day,
-            )
-            .values(open_verdict_id=verdict_id, verdicts_issued=r.verdicts_issued + 1)
+            _update(r).values(open_verdict_id=verdict_id, verdicts_issued=r.verdicts_issued + 1)
         )
     return len(created)
 
@@ -132,15 +135,7 @@ def _resolve(conn: Connection, at: datetime) -> int:
                 details=details,
             )
         )
-        conn.execute(
-            update(recon_reports)
-            .where(
-                recon_reports.c.department == r.department,
-                recon_reports.c.record_type == r.record_type,
-                recon_reports.c.day == r.day,
-            )
-            .values(open_verdict_id=None)
-        )
+        conn.execute(_update(r).values(open_verdict_id=None))
     return len(rows)
 
 

@@ -17,9 +17,9 @@ import pytest
 
 from agent.heartbeat import heartbeat_body
 from agent.mapping import Mapping
-from agent.outbox import Outbox
+from agent.outbox import Limits, Outbox
 from agent.pipeline import Pipeline
-from agent.reconcile import ReconcileSettings, run_pass
+from agent.reconcile import ReconcileSettings, run_logged, run_pass
 from agent.sources import SourceSettings, TableSettings
 from agent.sources.positions import ReadLine
 from agent.status import collect, render
@@ -250,3 +250,30 @@ def test_read_line_of_each_mode() -> None:
     assert not keyed.behind({"ID": "x"})  # not comparable: not known to be behind
     assert not ReadLine(_table(mode="snapshot"), None, SHANGHAI).behind({"ID": 1})
     assert not ReadLine(_table(), None, SHANGHAI).behind({"TS": "2000-01-01", "ID": 1})
+
+
+def test_a_row_inserted_below_the_key_cursor_is_found(tmp_path: Path, legacy: Legacy) -> None:
+    rows = recent_rows(30)
+    legacy.insert([r for r in rows if r[0] != 7])  # row 7 commits late, with its old key
+    with Outbox(tmp_path / "o.db") as outbox:
+        p = pipeline(tmp_path, legacy, outbox, mode="key", timestamp_column=None)
+        p.poll()
+        legacy.insert([r for r in rows if r[0] == 7])
+        assert p.poll()[0].rows == 0  # a key below the cursor: no poll reads it
+        result = run_pass([p], outbox, DEPARTMENT, ReconcileSettings())
+        [key] = expected(tmp_path, [r for r in rows if r[0] == 7]).popitem()[1]["keys"]
+        assert result.missed == 1 and key in {business_key(r) for r in bodies(outbox)}
+
+
+def test_a_full_outbox_stops_the_pass_before_any_count_is_sent(
+    tmp_path: Path, legacy: Legacy
+) -> None:
+    legacy.insert(recent_rows(40))
+    limits = Limits(max_records=10, max_bytes=10**9, disk_reserve_bytes=0)
+    with Outbox(tmp_path / "o.db", limits) as outbox:
+        p = pipeline(tmp_path, legacy, outbox)
+        result = run_logged([p], outbox, DEPARTMENT, ReconcileSettings())
+        assert result is not None and "outbox full" in result.not_counted["SB"]
+        assert recons(outbox) == {}  # counts of a half-read table would be false alarms
+        assert any(e["where"] == "reconcile" for e in outbox.last_errors())
+        assert outbox.get_meta("paused")
