@@ -17,6 +17,7 @@ import pytest
 
 from agent.heartbeat import heartbeat_body
 from agent.mapping import Mapping
+from agent.metrics import render as metrics_text
 from agent.outbox import Limits, Outbox
 from agent.pipeline import Pipeline
 from agent.reconcile import ReconcileSettings, run_logged, run_pass
@@ -207,6 +208,8 @@ def test_rows_committed_behind_the_reread_window_are_found_captured_and_reported
         assert again.missed == 0
         assert heartbeat_body(outbox, "x")["reconcile"]["missed_total"] == len(late_keys)
         assert "以前的对账共发现" in render(collect(outbox))
+        metric = f"esup_agent_reconcile_missed_total {len(late_keys)}"
+        assert metric in metrics_text(collect(outbox)).splitlines()
 
 
 def test_a_table_that_cannot_be_read_sends_no_count_for_its_type(
