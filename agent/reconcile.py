@@ -24,6 +24,7 @@ the window and a counter per day.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -98,12 +99,29 @@ def _counted(table: TableSettings) -> bool:
 
 
 class _Pass:
-    def __init__(self, outbox: Outbox, days: list[date], result: PassResult) -> None:
+    """The tallies of one pass. A record type's counts are queued as soon as the last of its
+    tables is read: a record a poll captures later (after the count) then also reaches the
+    collector after the count, instead of in front of it, where it would look like one too
+    many."""
+
+    def __init__(
+        self,
+        outbox: Outbox,
+        days: list[date],
+        result: PassResult,
+        *,
+        department: str,
+        pipelines: Sequence[Pipeline],
+    ) -> None:
         self.outbox = outbox
         self.days = set(days)
         self.result = result
+        self.department = department
         self.tallies: dict[tuple[str, date], _Day] = {}
         self.tables: dict[str, set[str]] = {}  # record type -> table labels counted
+        self.unread = Counter(
+            t.record_type for p in pipelines for t in p.settings.tables if _counted(t)
+        )
 
     def tally(self, mapped: MappedChunk, table: TableSettings, zone: ZoneInfo) -> None:
         for rec in mapped.records:
@@ -146,6 +164,9 @@ class _Pass:
             if isinstance(chunks, Generator):
                 chunks.close()  # release the statement before the next table
         self.tables.setdefault(table.record_type, set()).add(table.label)
+        self.unread[table.record_type] -= 1
+        if self.unread[table.record_type] == 0:
+            self.send(table.record_type)
 
     def capture(
         self,
@@ -171,35 +192,37 @@ class _Pass:
             self.result.missed += found.added
             self.result.missed_by_table[key] = self.result.missed_by_table.get(key, 0) + found.added
 
-    def recon_records(self, department: str, counted_at: str) -> list[OutboxRecord]:
+    def send(self, record_type: str) -> None:
+        """Queue the counts of one record type, one RECON per day (zero counts too)."""
+        if record_type in self.result.not_counted:
+            return
+        per_day = self.result.counts.setdefault(record_type, {})
         records: list[OutboxRecord] = []
-        for record_type in sorted(self.tables):
-            if record_type in self.result.not_counted:
-                continue
-            per_day = self.result.counts.setdefault(record_type, {})
-            for day in sorted(self.days):
-                tally = self.tallies.get((record_type, day), _Day())
-                digest = KeyDigest()
-                for key_hash in tally.keys:
-                    digest.add_hash(key_hash)
-                per_day[day.isoformat()] = digest.count
-                records.append(
-                    OutboxRecord.from_record(
-                        {
-                            "spec": SPEC_VERSION,
-                            "type": "RECON",
-                            "BMBM": department,
-                            "RECORD_TYPE": record_type,
-                            "DAY": day.isoformat(),
-                            "COUNT": digest.count,
-                            "QUARANTINED": len(tally.quarantined),
-                            "DIGEST": digest.hexdigest(),
-                            "SOURCE_TABLE": ",".join(sorted(self.tables[record_type]))[:200],
-                            "COUNTED_AT": counted_at,
-                        }
-                    )
+        for day in sorted(self.days):
+            tally = self.tallies.get((record_type, day), _Day())
+            digest = KeyDigest()
+            for key_hash in tally.keys:
+                digest.add_hash(key_hash)
+            per_day[day.isoformat()] = digest.count
+            records.append(
+                OutboxRecord.from_record(
+                    {
+                        "spec": SPEC_VERSION,
+                        "type": "RECON",
+                        "BMBM": self.department,
+                        "RECORD_TYPE": record_type,
+                        "DAY": day.isoformat(),
+                        "COUNT": digest.count,
+                        "QUARANTINED": len(tally.quarantined),
+                        "DIGEST": digest.hexdigest(),
+                        "SOURCE_TABLE": ",".join(sorted(self.tables[record_type]))[:200],
+                        "COUNTED_AT": self.result.at,
+                    }
                 )
-        return records
+            )
+        self.outbox.check_room()
+        self.outbox.commit_chunk(RECON_SOURCE, "RECON", records, (), None)
+        self.result.recon_records += len(records)
 
 
 class _Stopped(Exception):
@@ -220,25 +243,22 @@ def run_pass(
     moment = (now or datetime.now(UTC)).astimezone(DAY_ZONE)
     days = window(settings.days, moment)
     result = PassResult(moment.isoformat(timespec="seconds"), [d.isoformat() for d in days])
-    run = _Pass(outbox, days, result)
+    run = _Pass(outbox, days, result, department=department, pipelines=pipelines)
     for pipeline in pipelines:
         tables = [t for t in pipeline.settings.tables if _counted(t)]
         if not tables:
             continue
+        done = 0
         try:
             with pipeline.source_factory(pipeline.settings) as source:
                 for table in tables:
                     run.read_table(pipeline, source, table)
+                    done += 1
         except _Stopped:
             return result
         except AgentError as exc:
-            for table in tables:
+            for table in tables[done:]:
                 result.not_counted.setdefault(table.record_type, str(exc))
-    records = run.recon_records(department, moment.isoformat(timespec="seconds"))
-    if records:
-        outbox.check_room()
-        outbox.commit_chunk(RECON_SOURCE, "RECON", records, (), None)
-    result.recon_records = len(records)
     previous = outbox.get_meta(META_KEY) or {}
     outbox.set_meta(META_KEY, result.as_meta(int(previous.get("missed_total", 0)) + result.missed))
     return result

@@ -217,12 +217,17 @@ def test_a_table_that_cannot_be_read_sends_no_count_for_its_type(
 ) -> None:
     legacy.insert(recent_rows(20))
     with Outbox(tmp_path / "o.db") as outbox:
-        p = pipeline(tmp_path, legacy, outbox, table=None, query="SELECT * FROM NO_SUCH_TABLE")
+        p = pipeline(tmp_path, legacy, outbox)
+        broken = TableSettings(
+            record_type="SL", query="SELECT * FROM NO_SUCH_TABLE", mode="key", key_column="ID"
+        )
+        p.settings = replace(p.settings, tables=(*p.settings.tables, broken))
         result = run_pass([p], outbox, DEPARTMENT, ReconcileSettings(days=3))
-        # A partial count would tell the collector that records are missing: none is sent.
-        assert recons(outbox) == {} and result.recon_records == 0
-        assert "SB" in result.not_counted
-        assert "SB not counted" in render(collect(outbox))
+        # A partial count would tell the collector that records are missing: none is sent
+        # for SL; SB, read in full before it, is counted.
+        assert {r["RECORD_TYPE"] for r in recons(outbox).values()} == {"SB"}
+        assert result.recon_records == 3 and list(result.not_counted) == ["SL"]
+        assert "SL not counted" in render(collect(outbox))
 
 
 def test_catalogue_tables_are_not_counted(tmp_path: Path, legacy: Legacy) -> None:
