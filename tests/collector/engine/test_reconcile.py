@@ -231,3 +231,15 @@ def test_verdicts_list_shows_the_disagreement_and_its_resolution_in_chinese(
     assert "[resolved]" in shown.output and "已对平" in shown.output
     with engine.connect() as conn:  # immutable: one verdict row, resolved beside it
         assert conn.execute(select(func.count()).select_from(verdicts)).scalar() == 1
+
+
+def test_a_count_for_another_department_is_refused_and_kept_as_invalid(
+    engine: Engine, agent: AgentSide
+) -> None:
+    foreign = recon([]) | {"BMBM": "D2"}
+    receipt = agent.verified_receipt(agent.send([(1, foreign)]))
+    assert [r["code"] for r in receipt["rejected"]] == ["wrong_department"]
+    run_sweep(engine)
+    with engine.connect() as conn:
+        assert conn.execute(select(func.count()).select_from(recon_reports)).scalar() == 0
+    assert disagreements(engine) == []
