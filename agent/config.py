@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from .errors import ConfigError
 
 if TYPE_CHECKING:
+    from .reconcile import ReconcileSettings
     from .sources import SourceSettings
 
 
@@ -78,6 +79,12 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "metrics": (
         Key("enabled", bool, True, "serve Prometheus metrics"),
         Key("listen", str, "127.0.0.1:9464", "host:port of the metrics endpoint"),
+    ),
+    # Reconciliation (agent/reconcile.py): counts sent to the collector as RECON records.
+    "reconcile": (
+        Key("enabled", bool, True, "count the legacy rows per day and send RECON records"),
+        Key("interval_minutes", float, 60.0, "pause between passes (one runs at start)", 1),
+        Key("days", int, 7, "days counted: today and the days before it", 1),
     ),
 }
 #: Top-level names besides SECTIONS; ``sources`` is an array of tables.
@@ -200,6 +207,7 @@ class AgentConfig:
     heartbeat: HeartbeatSection
     metrics: MetricsSection
     sources: tuple[SourceSettings, ...]
+    reconcile: ReconcileSettings
 
     def source(self, name: str) -> SourceSettings:
         for s in self.sources:
@@ -242,6 +250,7 @@ def _listen(where: str, text: str) -> tuple[str, int]:
 
 def parse_config(data: Mapping[str, Any], path: Path) -> AgentConfig:
     """Build the configuration from parsed TOML (``path`` names it and anchors paths)."""
+    from .reconcile import ReconcileSettings
     from .sources import SourceSettings
 
     where = str(path)
@@ -287,6 +296,7 @@ def parse_config(data: Mapping[str, Any], path: Path) -> AgentConfig:
         heartbeat=HeartbeatSection(**parsed["heartbeat"]),
         metrics=MetricsSection(parsed["metrics"]["enabled"], host, port),
         sources=tuple(sources),
+        reconcile=ReconcileSettings(**parsed["reconcile"]),
     )
 
 

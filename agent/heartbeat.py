@@ -25,6 +25,7 @@ from .backlog import CaptureState
 from .disclosure import public_cursors, public_errors
 from .outbox import Outbox
 from .push import is_stale
+from .reconcile import missed_rows
 from .signing import AgentKeys, Enrolment
 from .transport import EnvelopeRefused, post_json, server_time
 
@@ -83,6 +84,8 @@ def heartbeat_body(
         "push_stopped": outbox.get_meta("push_stopped"),
         "clock_offset_seconds": outbox.get_meta("clock_offset_seconds"),
         "last_errors": public_errors(outbox.last_errors(5)),
+        # Rows reconciliation found behind a read position, never read by a poll (a count).
+        "reconcile": missed_rows(outbox),
     }
 
 

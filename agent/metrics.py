@@ -30,6 +30,11 @@ METRICS: tuple[tuple[str, str, str], ...] = (
     ("esup_agent_records_delivered_total", "counter", "records covered by a receipt"),
     ("esup_agent_duplicates_total", "counter", "re-read records already in the outbox"),
     ("esup_agent_push_failures_total", "counter", "failed push attempts"),
+    (
+        "esup_agent_reconcile_missed_total",
+        "counter",
+        "rows reconciliation found behind a read position, never read by a poll",
+    ),
 )
 
 
@@ -48,6 +53,7 @@ def values(status: dict[str, Any]) -> dict[str, float]:
         "esup_agent_records_delivered_total": c.get("delivered", 0),
         "esup_agent_duplicates_total": c.get("duplicates", 0),
         "esup_agent_push_failures_total": c.get("push_failures", 0),
+        "esup_agent_reconcile_missed_total": (status.get("reconcile") or {}).get("missed_total", 0),
     }
 
 

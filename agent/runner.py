@@ -36,6 +36,7 @@ from .metrics import MetricsServer
 from .outbox import OUTBOX_FILE, Limits, Outbox
 from .pipeline import Pipeline, TableReport
 from .push import Pusher, PushOutcome
+from .reconcile import run_logged
 from .signing import AgentKeys, Enrolment
 from .sources import OdbcSource, SourceSettings
 from .transport import build_client
@@ -243,6 +244,16 @@ class Agent:
             next_run_time=_now(),
         )
         scheduler.add_job(self.prune, "interval", hours=6, id="prune")
+        if self.config.reconcile.enabled:
+            scheduler.add_job(
+                run_logged,
+                "interval",
+                args=[self.pipelines, self.outbox, self.config.agent.department],
+                kwargs={"settings": self.config.reconcile},
+                minutes=self.config.reconcile.interval_minutes,
+                id="reconcile",
+                next_run_time=_now(),
+            )
         metrics = None
         if self.config.metrics.enabled:
             metrics = MetricsServer(self.outbox, self.config.metrics.host, self.config.metrics.port)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .outbox import Outbox
+from .reconcile import META_KEY as RECONCILE_META
+from .reconcile import render_lines as reconcile_lines
 
 
 def collect(outbox: Outbox) -> dict[str, Any]:
@@ -21,6 +23,7 @@ def collect(outbox: Outbox) -> dict[str, Any]:
         "clock_offset_seconds": outbox.get_meta("clock_offset_seconds"),
         "last_errors": outbox.last_errors(10),
         "rejected": outbox.rejected(10),
+        "reconcile": outbox.get_meta(RECONCILE_META),
     }
 
 
@@ -56,6 +59,7 @@ def render(status: dict[str, Any], *, agent_id: str | None = None) -> str:
     ]
     if status["push_stopped"]:
         lines.append(f"PUSH STOPPED / 已停止上报:      {status['push_stopped']}")
+    lines.extend(reconcile_lines(status.get("reconcile")))
     lines.append("")
     lines.append("cursors / 读取位置:")
     if not status["cursors"]:

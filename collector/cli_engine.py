@@ -453,7 +453,7 @@ def verdicts_list(
     if not listed:
         click.echo("no verdicts / 没有判定")
     for v in listed:
-        flags = [f for f in ("withdrawn", "superseded") if v[f]]
+        flags = [f for f in ("withdrawn", "superseded", "resolved") if v[f]]
         code = f" {v['code']}" if v["code"] else ""
         note = f" [{', '.join(flags)}]" if flags else ""
         click.echo(
@@ -463,6 +463,8 @@ def verdicts_list(
         words = verdict_words(v)
         if words:
             click.echo(f"       {words}")
+        if v["resolution"]:
+            click.echo(f"       {v['resolution']}")
 
 
 @verdicts.command("reassess")

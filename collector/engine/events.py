@@ -14,7 +14,8 @@ details (dict).
 Rules: "overdue" (warning/yellow/red of the promised and legal limits), "step_limit" (yellow),
 or the anomaly code; a verdict re-issued after a withdrawal carries "<rule>#<n>". A
 ``data_silence`` anomaly concerns a department, not a case: its case_id is "" and its rule is
-"data_silence:<department>:<last seen, UTC>".
+"data_silence:<department>:<last seen, UTC>". A ``counts_disagree`` anomaly (reconciliation,
+:mod:`collector.engine.reconcile`) likewise: rule "counts_disagree:<department>:<type>:<day>".
 """
 
 from __future__ import annotations

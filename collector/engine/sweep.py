@@ -20,7 +20,7 @@ from pathlib import Path
 from sqlalchemy import Connection, Engine, select
 
 from collector.clock import SHANGHAI, WorkCalendar
-from collector.engine import calendar_store, exemptions, reassess, rules_store
+from collector.engine import calendar_store, exemptions, reassess, reconcile, rules_store
 from collector.engine.cases import (
     Catalogue,
     clear_marks,
@@ -377,6 +377,7 @@ def run_sweep(
                     clear_marks(conn, marks)
                     if newest is not None:
                         _set_state(conn, _WATERMARK, newest.isoformat())
+        result.new["anomaly"] += reconcile.judge(engine, calendar, rules, at)
         current_basis = f"{calendar.version}|{rules.version}"
         if basis != current_basis:
             if basis is not None:

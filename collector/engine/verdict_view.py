@@ -1,5 +1,6 @@
 """Verdicts as people and JSON read them: a yellow stays stored after a red, but shows as
-superseded; a withdrawn verdict shows its withdrawal (both derived, the rows never change)."""
+superseded; a withdrawn verdict shows its withdrawal, a resolved one its resolution (all
+derived, the rows never change)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from collector.store.tables import verdict_withdrawals, verdicts
+from collector.store.tables import verdict_resolutions, verdict_withdrawals, verdicts
 from collector.store.timestamps import as_utc
 
 
@@ -15,9 +16,15 @@ def list_verdicts(
     engine: Engine, *, case: str | None = None, department: str | None = None
 ) -> list[dict[str, Any]]:
     query = select(
-        verdicts, verdict_withdrawals.c.withdrawn_at, verdict_withdrawals.c.reason
+        verdicts,
+        verdict_withdrawals.c.withdrawn_at,
+        verdict_withdrawals.c.reason,
+        verdict_resolutions.c.resolved_at,
+        verdict_resolutions.c.reason.label("resolution"),
     ).select_from(
-        verdicts.outerjoin(verdict_withdrawals, verdict_withdrawals.c.verdict_id == verdicts.c.id)
+        verdicts.outerjoin(
+            verdict_withdrawals, verdict_withdrawals.c.verdict_id == verdicts.c.id
+        ).outerjoin(verdict_resolutions, verdict_resolutions.c.verdict_id == verdicts.c.id)
     )
     if case is not None:
         query = query.where(verdicts.c.sblsh == case)
@@ -49,13 +56,20 @@ def list_verdicts(
                 "withdrawn": withdrawn is not None,
                 "withdrawn_at": withdrawn.isoformat() if withdrawn else None,
                 "superseded": r.kind == "yellow" and r.sblsh in red_cases,
+                # A department-level condition that ended (counts agree again).
+                "resolved": r.resolved_at is not None,
+                "resolved_at": as_utc(r.resolved_at).isoformat() if r.resolved_at else None,
+                "resolution": r.resolution,
             }
         )
     return listed
 
 
 def verdict_words(verdict: dict[str, Any]) -> str:
-    """What a person reads under a verdict line besides its kind: the reason of an
-    ``unevaluable`` anomaly, in Chinese ("" for the others)."""
+    """What a person reads under a verdict line besides its kind, in Chinese: the reason of an
+    ``unevaluable`` anomaly, the message of a department-level verdict such as
+    ``counts_disagree`` ("" for the others)."""
     details = verdict.get("details") or {}
-    return str(details.get("reason_zh", "")) if verdict.get("code") == "unevaluable" else ""
+    if verdict.get("code") == "unevaluable":
+        return str(details.get("reason_zh", ""))
+    return str(details.get("message_zh", ""))

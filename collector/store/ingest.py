@@ -33,6 +33,7 @@ from exchange_spec import (
 
 from .dirty_marks import mark_cases
 from .ingest_sql import statements
+from .recon_reports import is_recon, keep_reports
 
 STATUSES = ("accepted", "duplicate", "superseded", "rejected")
 
@@ -211,10 +212,21 @@ class RecordWriter:
         for p in fresh:  # a resent seq is answered from its delivery, never validated again
             if not p.problems:
                 p.problems = _problems_of(p.record, self.source.department, self.date_bounds)
-        self._store_versions([p for p in fresh if not p.problems])
+        valid = [p for p in fresh if not p.problems]
+        self._store_versions([p for p in valid if not is_recon(p.record)])
+        self._keep_recon([p for p in valid if is_recon(p.record)])
         self._keep_invalid([p for p in fresh if p.problems])
         self._keep_deliveries(fresh)
         return [p.outcome() for p in pending]
+
+    def _keep_recon(self, recons: list[_Pending]) -> None:
+        """RECON counts are kept apart, compared with the store after the batch's records."""
+        if recons:
+            statuses = keep_reports(
+                self.conn, self.source.name, [p.record for p in recons], self.now
+            )
+            for p, status in zip(recons, statuses, strict=True):
+                p.status = status
 
     def _find_earlier_deliveries(self, pending: list[_Pending]) -> None:
         """A seq this agent delivered before is a duplicate, whatever it carries now."""

@@ -454,3 +454,47 @@ engine_dirty_cases = Table(
     Column("marked_at", DateTime(timezone=True), nullable=False),
     Column("department", String(64)),  # lets a sweep keep a catching-up department's marks
 )
+
+# -- reconciliation (RECON records; collector/store/recon_reports.py, engine/reconcile.py) ---
+# The latest count an agent sent for one department, record type and event day (UTC+8), and
+# what the store held for them when it arrived: compared at ingest, in sequence order with the
+# records counted. The engine raises a counts_disagree verdict for a report that disagrees
+# (open_verdict_id) and records its resolution once a later report agrees.
+recon_reports = Table(
+    "recon_reports",
+    metadata,
+    Column("department", String(64), primary_key=True),
+    Column("record_type", String(16), primary_key=True),
+    Column("day", String(10), primary_key=True),
+    Column("agent_count", BigInteger, nullable=False),
+    Column("quarantined", BigInteger, nullable=False),
+    Column("agent_digest", String(64)),
+    Column("held_count", BigInteger, nullable=False),
+    Column("held_digest", String(64), nullable=False),
+    Column("source_table", Text, nullable=False),
+    Column("counted_at", DateTime(timezone=True), nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(300), nullable=False),
+    Column("agrees", Boolean, nullable=False, index=True),
+    Column("open_verdict_id", Id, ForeignKey("verdicts.id")),
+    Column("verdicts_issued", Integer, nullable=False),
+)
+
+# A verdict whose condition ended (a later reconciliation agrees). Like a withdrawal, a new
+# row: the verdict itself never changes.
+verdict_resolutions = Table(
+    "verdict_resolutions",
+    metadata,
+    Column("verdict_id", Id, ForeignKey("verdicts.id"), primary_key=True),
+    Column("resolved_at", DateTime(timezone=True), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("details", JSON, nullable=False),
+)
+
+# The RECON comparison counts a department's current records of one type around one day.
+Index(
+    "ix_records_current_department_record_type_event_time",
+    records_current.c.department,
+    records_current.c.record_type,
+    records_current.c.event_time,
+)

@@ -72,6 +72,8 @@ def test_run_delivers_serves_metrics_and_stops_cleanly_on_sigterm(tmp_path: Path
         text = config.read_text("utf-8").replace(
             "enabled = false", f'enabled = true\nlisten = "127.0.0.1:{port}"'
         )
+        # Counts below are of the legacy rows; RECON records are tested in test_reconcile.
+        text += "\n[reconcile]\nenabled = false\n"
         config.write_text(text, "utf-8")
         enrolled(tmp_path / "state", fake)
         proc = subprocess.Popen(

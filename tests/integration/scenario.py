@@ -23,7 +23,10 @@ DEPARTMENT = "114307020000000001"
 MAPPING = Path(legacy.__file__).parents[1] / "agent" / "mapping" / "examples" / "legacy_demo.toml"
 
 
-def agent_config(db: Path, url: str, *, batch: int = 100, fetch: int = 200) -> str:
+def agent_config(
+    db: Path, url: str, *, batch: int = 100, fetch: int = 200, reconcile: bool = False
+) -> str:
+    # Reconciliation is off unless asked for: these tests count the deliveries exactly.
     return f"""
 [agent]
 department = "{DEPARTMENT}"
@@ -47,6 +50,10 @@ interval_seconds = 5
 
 [metrics]
 enabled = false
+
+[reconcile]
+enabled = {str(reconcile).lower()}
+interval_minutes = 1
 
 [[sources]]
 name = "legacy"
@@ -141,10 +148,11 @@ class Department:
             [str(BIN / "esup-agent"), "run", "-c", str(self.config)], self.root / "agent.log"
         )
 
-    def expected_keys(self, cases: int) -> set[str]:
-        """Business keys of every record the legacy rows should produce."""
+    def expected_keys(self, cases: int, rows: legacy.DemoRows | None = None) -> set[str]:
+        """Business keys of every record the legacy rows (the demo's first ``cases``, or
+        ``rows``) should produce."""
         mapping = Mapping.load(MAPPING, hmac_key=b"unused: the demo mapping masks, not hashes")
-        rows = legacy.demo_applications(cases)
+        rows = rows or legacy.demo_applications(cases)
         keys: set[str] = set()
         apps = {r[0]: dict(zip(legacy.SLXX_COLUMNS, r, strict=True)) for r in rows.applications}
         for app in apps.values():

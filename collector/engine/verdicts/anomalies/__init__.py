@@ -5,7 +5,8 @@ from collector.engine.verdicts.anomalies.clock_facts import from_clock_facts
 from collector.engine.verdicts.anomalies.completion import abnormal_completion, fee_above_permitted
 from collector.engine.verdicts.anomalies.reporting import late_report, special_procedure_backdated
 
-#: Every anomaly code the engine issues (data_silence is per department, see silence.py).
+#: Every anomaly code the engine issues (data_silence and counts_disagree are per department:
+#: see silence.py and reconcile.py).
 ANOMALY_CODES = (
     "refusal_without_reason",
     "second_correction_notice",
@@ -18,6 +19,7 @@ ANOMALY_CODES = (
     "late_report",
     "orphan_record",
     "data_silence",
+    "counts_disagree",
 )
 
 __all__ = [
