@@ -80,11 +80,12 @@ def _settings(**options: Any) -> CollectorSettings:
 
 
 def _engine(settings: CollectorSettings, *, upgrade: bool = False) -> Any:
+    from .private_files import private_dir
     from .store.engine import make_engine
     from .store.migrate import check_current
     from .store.migrate import upgrade as run_upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     engine = make_engine(settings.resolved_store_url)
     if upgrade:
         run_upgrade(engine)
