@@ -91,13 +91,7 @@ def _ask_enrol(client: httpx.Client, keys: AgentKeys, token: str, department: st
         "agent_version": __version__,
         "department": department,
     }
-    try:
-        _, answer = post_json(client, ENROL_PATH, body)
-    except PushRefused:
-        raise
-    except PushError as exc:
-        raise EnrolError(f"enrolment failed: {exc}") from exc
-    return answer
+    return _post(client, ENROL_PATH, body, "enrolment failed")
 
 
 def _refused(exc: PushRefused, department: str) -> EnrolError:
@@ -143,12 +137,18 @@ def _ask_rotate(
 ) -> Any:
     manifest = protocol.rotate_manifest(agent_id, pending.private_key)
     envelope = {"manifest": manifest, "signature": signer.sign(manifest)}
+    return _post(client, ROTATE_PATH, envelope, "key rotation failed, nothing changed")
+
+
+def _post(client: httpx.Client, path: str, body: Any, failed: str) -> Any:
+    """The collector's answer; its refusal (PushRefused) for the caller to word, anything
+    else (network, 5xx) as an EnrolError: the command is simply run again."""
     try:
-        _, answer = post_json(client, ROTATE_PATH, envelope)
+        _, answer = post_json(client, path, body)
     except PushRefused:
         raise
     except PushError as exc:
-        raise EnrolError(f"key rotation failed, nothing changed: {exc}") from exc
+        raise EnrolError(f"{failed}: {exc}") from exc
     return answer
 
 

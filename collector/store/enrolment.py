@@ -299,13 +299,13 @@ def enrol(
         insert(agent_keys).values(agent_id=agent_id, public_key=b64, key_id=kid, valid_from=now)
     )
     actor = f"agent:{agent_id}"
-    audit.append(
+    _audit(
         conn,
-        at=now,
-        actor=actor,
-        action=audit.AGENT_ENROL,
-        subject=f"agent:{agent_id}",
-        details={
+        now,
+        actor,
+        audit.AGENT_ENROL,
+        agent_id,
+        {
             "department": token_department,
             "key_id": kid,
             "hostname": hostname[:255],
@@ -398,13 +398,13 @@ def rotate_key(conn: Connection, agent_id: str, new_public_key: bytes, *, now: d
         .where(agents.c.agent_id == agent_id)
         .values(public_key=b64, key_id=kid, rotated_at=now)
     )
-    audit.append(
+    _audit(
         conn,
-        at=now,
-        actor=f"agent:{agent_id}",
-        action=audit.AGENT_ROTATE,
-        subject=f"agent:{agent_id}",
-        details={"department": current.department, "old_key_id": current.key_id, "key_id": kid},
+        now,
+        f"agent:{agent_id}",
+        audit.AGENT_ROTATE,
+        agent_id,
+        {"department": current.department, "old_key_id": current.key_id, "key_id": kid},
     )
     return kid
 
@@ -436,17 +436,30 @@ def _revoke(conn: Connection, agent: Agent, reason: str, *, now: datetime, actor
         .where(agent_keys.c.agent_id == agent.agent_id, agent_keys.c.valid_until.is_(None))
         .values(valid_until=now)
     )
-    audit.append(
+    _audit(
         conn,
-        at=now,
-        actor=actor,
-        action=audit.AGENT_REVOKE,
-        subject=f"agent:{agent.agent_id}",
-        details={"department": agent.department, "key_id": agent.key_id, "reason": reason},
+        now,
+        actor,
+        audit.AGENT_REVOKE,
+        agent.agent_id,
+        {"department": agent.department, "key_id": agent.key_id, "reason": reason},
     )
     revoked = get_agent(conn, agent.agent_id)
     assert revoked is not None
     return revoked
+
+
+def _audit(
+    conn: Connection,
+    now: datetime,
+    actor: str,
+    action: str,
+    agent_id: str,
+    details: dict[str, Any],
+) -> None:
+    audit.append(
+        conn, at=now, actor=actor, action=action, subject=f"agent:{agent_id}", details=details
+    )
 
 
 def record_heartbeat(

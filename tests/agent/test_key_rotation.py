@@ -55,6 +55,11 @@ def pinned(engine: Engine, agent_id: str) -> str:
     return agent.key_id
 
 
+def enrolled(tmp_path: Path, client: TestClient, engine: Engine) -> tuple[AgentKeys, str]:
+    keys = AgentKeys(tmp_path / "state")
+    return keys, enrol(client, keys, token=token(engine), department=DEPARTMENT).agent_id
+
+
 def heartbeat_ok(tmp_path: Path, keys: AgentKeys, client: TestClient) -> None:
     with Outbox(tmp_path / "outbox.db") as outbox:
         send_heartbeat(outbox, keys, keys.require_enrolment(), client)
@@ -65,8 +70,7 @@ def test_rotate_key_moves_the_agent_to_a_new_key(
     tmp_path: Path, collector: tuple[TestClient, Engine]
 ) -> None:
     client, engine = collector
-    keys = AgentKeys(tmp_path / "state")
-    agent_id = enrol(client, keys, token=token(engine), department=DEPARTMENT).agent_id
+    keys, agent_id = enrolled(tmp_path, client, engine)
     old_key, old_id = keys.private_key, keys.key_id
 
     new_id = rotate_key(client, keys)
@@ -89,8 +93,7 @@ def test_a_rotation_whose_answer_was_lost_is_finished_by_running_it_again(
     tmp_path: Path, collector: tuple[TestClient, Engine]
 ) -> None:
     client, engine = collector
-    keys = AgentKeys(tmp_path / "state")
-    agent_id = enrol(client, keys, token=token(engine), department=DEPARTMENT).agent_id
+    keys, agent_id = enrolled(tmp_path, client, engine)
     # The collector pins the pending key, but the agent never hears it (connection dropped).
     pending = AgentKeys(tmp_path / "state" / NEXT_KEY_DIR)
     manifest = protocol.rotate_manifest(agent_id, pending.private_key)
@@ -107,8 +110,7 @@ def test_rotation_of_a_revoked_agent_changes_nothing(
     tmp_path: Path, collector: tuple[TestClient, Engine]
 ) -> None:
     client, engine = collector
-    keys = AgentKeys(tmp_path / "state")
-    agent_id = enrol(client, keys, token=token(engine), department=DEPARTMENT).agent_id
+    keys, agent_id = enrolled(tmp_path, client, engine)
     before = (tmp_path / "state" / PRIVATE_KEY_FILE).read_bytes()
     with engine.begin() as conn:
         store.revoke(conn, agent_id, "machine stolen", now=utc_now())

@@ -59,13 +59,12 @@ def test_a_bad_public_key_is_refused(client: TestClient, engine: Engine) -> None
     assert response.json()["error"] == "bad_public_key"
 
 
-def test_two_concurrent_enrolments_with_one_token_enrol_one_agent(engine: Engine) -> None:
-    token = new_token(engine)
-    barrier = threading.Barrier(2)
+def enrol_together(engine: Engine, attempts: list[tuple[str, bytes]]) -> list[str]:
+    """Enrol (token, public key) pairs in threads released at once; agent ids or error codes."""
+    barrier = threading.Barrier(len(attempts))
     results: list[str] = []
 
-    def attempt() -> None:
-        key = public_raw(Ed25519PrivateKey.generate())
+    def attempt(token: str, key: bytes) -> None:
         barrier.wait()
         try:
             with engine.begin() as conn:
@@ -73,11 +72,18 @@ def test_two_concurrent_enrolments_with_one_token_enrol_one_agent(engine: Engine
         except EnrolmentError as exc:
             results.append(exc.code)
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    threads = [threading.Thread(target=attempt, args=pair) for pair in attempts]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_two_concurrent_enrolments_with_one_token_enrol_one_agent(engine: Engine) -> None:
+    token = new_token(engine)
+    keys = [public_raw(Ed25519PrivateKey.generate()) for _ in range(2)]
+    results = enrol_together(engine, [(token, key) for key in keys])
     assert sorted(r.startswith("ag-") for r in results) == [False, True]
     assert "token_used" in results
 

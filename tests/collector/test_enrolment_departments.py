@@ -4,7 +4,6 @@ checked at token issue, and the agents' lifecycle in the audit chain; SQLite and
 from __future__ import annotations
 
 import json
-import threading
 from typing import Any
 
 import pytest
@@ -24,7 +23,7 @@ from collector.store.timestamps import utc_now
 from exchange_spec import protocol
 
 from .conftest import AgentSide, new_token, public_raw, sb
-from .test_enrolment import audit_entries, rotate_envelope
+from .test_enrolment import audit_entries, enrol_together, rotate_envelope
 
 
 def enrol_as(client: TestClient, token: str, key: Ed25519PrivateKey, department: str) -> Any:
@@ -107,22 +106,7 @@ def test_an_enrolment_with_a_key_another_agent_holds_is_refused_and_revokes_noth
 def test_two_enrolments_racing_with_one_key_pin_it_once(engine: Engine) -> None:
     shared = public_raw(Ed25519PrivateKey.generate())
     tokens = [new_token(engine, "D1"), new_token(engine, "D2")]
-    barrier = threading.Barrier(2)
-    results: list[str] = []
-
-    def attempt(token: str) -> None:
-        barrier.wait()
-        try:
-            with engine.begin() as conn:
-                results.append(enrolment.enrol(conn, token, shared, now=utc_now()).agent_id)
-        except EnrolmentError as exc:
-            results.append(exc.code)
-
-    threads = [threading.Thread(target=attempt, args=(t,)) for t in tokens]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    results = enrol_together(engine, [(token, shared) for token in tokens])
     assert sorted(r.startswith("ag-") for r in results) == [False, True]
     assert "key_in_use" in results
 
