@@ -566,3 +566,8 @@ def quarantine_replay(config_path: Path) -> None:
             else ""
         )
     )
+
+
+from . import cli_keys  # noqa: E402 - needs main's helpers defined above
+
+main.add_command(cli_keys.rotate_key)

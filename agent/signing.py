@@ -154,6 +154,10 @@ class AgentKeys:
     def sign(self, frame: dict[str, Any]) -> str:
         return protocol.sign(self.private_key, frame)
 
+    def reload(self) -> None:
+        """Read the key file again on next use (a rotation or re-enrolment replaced it)."""
+        self._private = None
+
     # -- mapping HMAC secret ---------------------------------------------------------------
     def hmac_key(self) -> bytes:
         """Secret for the mapping's keyed hashing of personal data (32 random bytes)."""

@@ -139,7 +139,7 @@ def run(kind: str, legacy_db: Path, workdir: Path, expected: int) -> None:
         (adir / "agent.toml").write_text(agent_config(legacy_db, url), "utf-8")
         out = run_cli(
             "esup-collector", "agents", "token", "--data-dir", str(cdir), "--store", store,
-            "--department", DEPARTMENT,
+            "--department", DEPARTMENT, "--name", "基准部门",
         ).stdout  # fmt: skip
         token = next(x.split()[1] for x in out.splitlines() if x.startswith("token:"))
         run_cli("esup-agent", "enrol", "-c", str(adir / "agent.toml"), "--token", token)

@@ -19,6 +19,7 @@ from .api.context import AppContext
 from .engine import worker as engine_worker
 from .keys import load_or_create_key
 from .notify import wiring as notify_wiring
+from .private_files import private_dir
 from .settings import CollectorSettings
 from .store.engine import make_engine
 from .store.migrate import check_current
@@ -29,7 +30,7 @@ from .supervision.matters import MatterPolicy
 def create_app(settings: CollectorSettings) -> FastAPI:
     """Build the app; the engine and the collector key are created here, for this app only."""
     settings = settings.validated()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)  # 0700: it holds the store and the key
     key = load_or_create_key(settings.resolved_key_file)
     engine = make_engine(settings.resolved_store_url)
     check_current(engine)

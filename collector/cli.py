@@ -80,11 +80,12 @@ def _settings(**options: Any) -> CollectorSettings:
 
 
 def _engine(settings: CollectorSettings, *, upgrade: bool = False) -> Any:
+    from .private_files import private_dir
     from .store.engine import make_engine
     from .store.migrate import check_current
     from .store.migrate import upgrade as run_upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     engine = make_engine(settings.resolved_store_url)
     if upgrade:
         run_upgrade(engine)
@@ -168,26 +169,48 @@ def agents() -> None:
 @agents.command("token")
 @_store_options
 @click.option("--department", required=True, help="Department code (BMBM) the agent sends for.")
-@click.option("--name", default="", help="Department name, kept with its code.")
+@click.option(
+    "--name",
+    default="",
+    help="Department name; required to add a department the collector does not know yet.",
+)
 @click.option(
     "--expires-hours", default=24.0, show_default=True, type=float, help="Token lifetime."
 )
-@click.option("--created-by", default="", help="Who issued the token (kept for the record).")
+@click.option(
+    "--additional-agent",
+    is_flag=True,
+    help="The new agent runs next to the department's active agents instead of replacing them.",
+)
+@click.option("--created-by", default="", help="Who issued the token (audited); default: login.")
 @_speaks
 def agents_token(
-    department: str, name: str, expires_hours: float, created_by: str, **options: Any
+    department: str,
+    name: str,
+    expires_hours: float,
+    additional_agent: bool,
+    created_by: str,
+    **options: Any,
 ) -> None:
     """Issue a one-time enrolment token for one department's agent.
 
     Give the token and the collector key fingerprint to the department's IT person (by phone
     or in person); `esup-agent enrol` uses the token once and can pin the fingerprint.
 
+    A department has one active agent: the agent enrolled with this token replaces (revokes)
+    the department's active agents, as after re-installing or replacing the front-end machine.
+    With --additional-agent it runs next to them (a second database on another machine).
+    A department the collector does not know yet needs --name, so a mistyped code is refused.
+
     \b
-    Example:
+    Examples:
       esup-collector agents token --department 11430700MB1234567X --expires-hours 48
+      esup-collector agents token --department 11430700MB1234567X --name 市市场监管局
+      esup-collector agents token --department 11430700MB1234567X --additional-agent
     """
+    from .cli_engine import _actor
     from .keys import load_or_create_key
-    from .store.enrolment import create_token
+    from .store.enrolment import active_agents, create_token
     from .store.timestamps import utc_now
 
     if not 0 < expires_hours <= 24 * 30:
@@ -202,13 +225,21 @@ def agents_token(
             now=utc_now(),
             expires_hours=expires_hours,
             department_name=name,
-            created_by=created_by,
+            created_by=_actor(created_by),
+            additional_agent=additional_agent,
         )
+        current = active_agents(conn, department)
     engine.dispose()
     click.echo(f"token:                      {token}")
     click.echo(f"department:                 {department}")
     click.echo(f"expires in:                 {expires_hours:g} h (usable once)")
     click.echo(f"collector key fingerprint:  {key.key_id}")
+    for agent in current:
+        fate = "stays active" if additional_agent else "revoked when the new agent enrols"
+        click.echo(
+            f"current agent:              {agent.agent_id} on {agent.hostname or '?'}, {fate} "
+            f"/ {'保持有效' if additional_agent else '新采集端注册后将被吊销'}"
+        )
 
 
 def _age(seconds: float | None) -> str:
@@ -286,20 +317,22 @@ def agents_list(as_json: bool, **options: Any) -> None:
 @_store_options
 @click.argument("agent_id")
 @click.option("--reason", required=True, help="Why (kept with the agent and shown to it).")
+@click.option("--by", "actor", default="", help="Who revokes (audited); default: login name.")
 @_speaks
-def agents_revoke(agent_id: str, reason: str, **options: Any) -> None:
+def agents_revoke(agent_id: str, reason: str, actor: str, **options: Any) -> None:
     """Revoke an agent: everything it sends afterwards is refused (403 agent_revoked).
 
     \b
     Example:
       esup-collector agents revoke ag-0123456789abcdef --reason "machine replaced"
     """
+    from .cli_engine import _actor
     from .store.enrolment import revoke
     from .store.timestamps import utc_now
 
     engine = _engine(_settings(**options))
     with engine.begin() as conn:
-        agent = revoke(conn, agent_id, reason, now=utc_now())
+        agent = revoke(conn, agent_id, reason, now=utc_now(), actor=_actor(actor))
     engine.dispose()
     click.echo(f"revoked {agent.agent_id} ({agent.department}) at {agent.revoked_at}: {reason}")
 

@@ -601,7 +601,7 @@ def exemptions_list(as_json: bool, **options: Any) -> None:
 # -- audit -----------------------------------------------------------------------------------
 @click.group()
 def audit() -> None:
-    """The append-only audit log (calendar imports, rules, exemptions, reassessment)."""
+    """The append-only audit log (calendar imports, rules, exemptions, reassessment, agents)."""
 
 
 @audit.command("verify")

@@ -42,7 +42,7 @@ def _from_private(private_key: Ed25519PrivateKey) -> CollectorKey:
 def load_or_create_key(path: Path) -> CollectorKey:
     """Load the key at ``path``; create it (0600) when the file does not exist yet."""
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         key = Ed25519PrivateKey.generate()
         pem = key.private_bytes(
             serialization.Encoding.PEM,

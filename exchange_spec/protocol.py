@@ -39,6 +39,11 @@ Other envelopes use the same manifest frame with another ``kind``: ``heartbeat``
 ``heartbeat``, its hash in ``body_hash``), ``snapshot`` (metadata in ``snapshot``, image
 hash in ``body_hash``) and ``rotate`` (``new_public_key``, signed with the current key).
 
+A rotate manifest also carries ``new_key_proof``: the NEW key's signature over
+:func:`rotate_proof_frame` (kind ``rotate_proof``: agent id, new key, created_at, nonce), so
+an agent can only move to a key it holds, never to another agent's public key. Build it with
+:func:`rotate_manifest`; the collector checks it with :func:`verify_rotate_proof`.
+
 Errors for a whole envelope are HTTP 4xx with :func:`error_body`.
 """
 
@@ -56,7 +61,15 @@ from .canonical import canonical_bytes
 from .errors import BadSignature, ProtocolError
 
 PROTOCOL = "esup/1"
-KINDS = ("batch", "heartbeat", "snapshot", "rotate", "receipt", "heartbeat_ack")
+KINDS = (
+    "batch",
+    "heartbeat",
+    "snapshot",
+    "rotate",
+    "rotate_proof",
+    "receipt",
+    "heartbeat_ack",
+)
 #: Default tolerated difference between the signer's and the verifier's clocks.
 DEFAULT_SKEW_SECONDS = 300
 
@@ -182,6 +195,50 @@ def body_manifest(kind: str, agent_id: str, body_hash: str, **extra: Any) -> dic
     frame.update(extra)
     signing_bytes(frame)  # rejects an unknown kind early
     return frame
+
+
+def rotate_proof_frame(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """What the new key signs in a rotation: its own kind (a signature made for anything else
+    cannot stand in), the agent it is for, the key itself and the manifest's freshness."""
+    return {
+        "protocol": PROTOCOL,
+        "kind": "rotate_proof",
+        "agent_id": manifest.get("agent_id"),
+        "new_public_key": manifest.get("new_public_key"),
+        "created_at": manifest.get("created_at"),
+        "nonce": manifest.get("nonce"),
+    }
+
+
+def rotate_manifest(agent_id: str, new_private_key: Any) -> dict[str, Any]:
+    """A rotate manifest moving ``agent_id`` to ``new_private_key``'s public key, with the
+    proof that the sender holds that key; sign the result with the CURRENT key."""
+    from cryptography.hazmat.primitives import serialization
+
+    raw = new_private_key.public_key().public_bytes(
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    new_b64 = b64(raw)
+    manifest = body_manifest(
+        "rotate", agent_id, frame_hash({"new_public_key": new_b64}), new_public_key=new_b64
+    )
+    manifest["new_key_proof"] = sign(new_private_key, rotate_proof_frame(manifest))
+    return manifest
+
+
+def verify_rotate_proof(manifest: Mapping[str, Any]) -> bytes:
+    """The new public key of a rotate manifest; BadSignature unless ``new_key_proof`` signs
+    :func:`rotate_proof_frame` with that key, ProtocolError when either is missing."""
+    new_key = manifest.get("new_public_key")
+    proof = manifest.get("new_key_proof")
+    if not isinstance(new_key, str) or not isinstance(proof, str):
+        raise ProtocolError(
+            "a rotate manifest needs new_public_key and new_key_proof (the new key's "
+            "signature over the rotate_proof frame)"
+        )
+    raw = unb64(new_key, "new_public_key")
+    verify(raw, rotate_proof_frame(manifest), proof)
+    return raw
 
 
 def sign(private_key: Any, frame: Mapping[str, Any]) -> str:

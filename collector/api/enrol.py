@@ -7,6 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from exchange_spec import protocol
+from exchange_spec.errors import ProtocolError
+
+from ..errors import IngestRefused
 from ..store import enrolment
 from . import openapi
 from .context import Context
@@ -24,8 +28,11 @@ async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
     if not isinstance(body, dict) or not isinstance(body.get("token"), str):
         raise malformed("缺少注册令牌 token", "the enrolment request has no token")
     public_key = public_key_from(body.get("public_key"))
+    department = body.get("department")
+    if department is not None and not isinstance(department, str):
+        raise malformed("department 必须是字符串", "department must be a string")
 
-    def work() -> enrolment.Agent:
+    def work() -> enrolment.Enrolled:
         with ctx.transaction() as conn:
             return enrolment.enrol(
                 conn,
@@ -34,6 +41,7 @@ async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
                 now=ctx.now(),
                 hostname=str(body.get("hostname", "")),
                 agent_version=str(body.get("agent_version", "")),
+                department=department,
             )
 
     agent = await run_in_threadpool(work)
@@ -43,12 +51,15 @@ async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
         "key_id": agent.key_id,
         "collector_public_key": ctx.key.public_b64,
         "collector_key_id": ctx.key.key_id,
+        # agents of the department revoked by this enrolment (a plain token replaces them)
+        "replaced_agents": list(agent.replaced),
     }
 
 
 @router.post("/rotate", openapi_extra=openapi.ROTATE)
 async def rotate(request: Request, ctx: Context) -> dict[str, Any]:
-    """Replace the agent's key: a rotate envelope signed with the current key."""
+    """Replace the agent's key: a rotate envelope signed with the current key, carrying the new
+    key's proof that the agent holds it (protocol.rotate_manifest)."""
     envelope = await read_json(request, ENROL_LIMIT)
 
     def work() -> dict[str, Any]:
@@ -58,6 +69,17 @@ async def rotate(request: Request, ctx: Context) -> dict[str, Any]:
                 conn, envelope, "rotate", now=now, skew_seconds=ctx.settings.skew_seconds
             )
             new_key = public_key_from(verified.manifest.get("new_public_key"), "new_public_key")
+            try:
+                protocol.verify_rotate_proof(verified.manifest)
+            except ProtocolError as exc:
+                raise IngestRefused(
+                    401,
+                    "bad_key_proof",
+                    "新密钥的持有证明（new_key_proof）缺失或无法验证，密钥未更换",
+                    f"the new key's proof of possession is missing or does not verify ({exc}); "
+                    "the key was not changed",
+                    "rotate with esup-agent rotate-key, which signs the proof with the new key",
+                ) from exc
             kid = enrolment.rotate_key(conn, verified.agent.agent_id, new_key, now=now)
             return {"agent_id": verified.agent.agent_id, "key_id": kid}
 

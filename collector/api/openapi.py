@@ -41,6 +41,11 @@ ENROL = body(
             "public_key": {"type": "string", "description": "base64 raw Ed25519 (32 bytes)"},
             "hostname": {"type": "string"},
             "agent_version": {"type": "string"},
+            "department": {
+                "type": "string",
+                "description": "the agent's configured BMBM; a different token department is "
+                "refused (409 department_mismatch) and the token stays unused",
+            },
         },
     },
 )
@@ -71,4 +76,8 @@ BATCH = envelope(
     },
 )
 HEARTBEAT = envelope("A signed heartbeat; body_hash = frame_hash(heartbeat).", {"heartbeat": {}})
-ROTATE = envelope("A rotate manifest carrying new_public_key, signed with the current key.", {})
+ROTATE = envelope(
+    "A rotate manifest carrying new_public_key and new_key_proof (the new key's signature "
+    "over protocol.rotate_proof_frame), signed with the current key.",
+    {},
+)

@@ -17,6 +17,14 @@ from sqlalchemy import Connection, Engine, select, text
 from collector.store.tables import audit_log
 from collector.store.timestamps import as_utc
 
+#: Agents' lifecycle, written by collector.store.enrolment: who issued a token for which
+#: department, which agent enrolled with which key (and which agents it replaced), key
+#: rotations and revocations. Details name token ids and key ids, never a token or a key.
+AGENT_TOKEN = "agent.token"  # noqa: S105 - an action name, not a secret
+AGENT_ENROL = "agent.enrol"
+AGENT_ROTATE = "agent.rotate"
+AGENT_REVOKE = "agent.revoke"
+
 _GENESIS = "0" * 64
 _PG_AUDIT_LOCK = 0x45535041
 

@@ -56,6 +56,9 @@ enrol_tokens = Table(
     Column("used_at", DateTime(timezone=True)),
     Column("used_by_agent", String(64)),
     Column("created_by", String(100), nullable=False, server_default=""),
+    # False: the agent enrolled with this token replaces the department's active agents (a
+    # re-installed machine); True: it runs next to them (issued on purpose, --additional-agent).
+    Column("additional_agent", Boolean, nullable=False, server_default="0"),
 )
 
 agents = Table(

@@ -35,7 +35,7 @@ def commands(group: click.Group, prefix: str = "") -> Iterator[tuple[str, click.
 
 def test_every_command_has_help_with_examples() -> None:
     found = dict(commands(main))
-    expected = {"init", "check", "enrol", "run", "status", "backfill", "quarantine",
+    expected = {"init", "check", "enrol", "rotate-key", "run", "status", "backfill", "quarantine",
                 "quarantine list", "quarantine replay"}  # fmt: skip
     assert expected <= set(found)
     for name, _ in found.items():

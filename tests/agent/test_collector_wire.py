@@ -44,7 +44,9 @@ def test_enrol_push_heartbeat_and_revocation_with_the_real_collector(
 ) -> None:
     client, engine = collector
     with engine.begin() as conn:
-        token = create_token(conn, DEPARTMENT, now=utc_now(), expires_hours=1)
+        token = create_token(
+            conn, DEPARTMENT, now=utc_now(), expires_hours=1, department_name="测试部门"
+        )
     keys = AgentKeys(tmp_path / "state")
     enrolment = enrol(client, keys, token=token, department=DEPARTMENT)
 

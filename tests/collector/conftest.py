@@ -55,7 +55,10 @@ def client(settings: CollectorSettings, engine: Engine) -> Iterator[TestClient]:
 
 def new_token(engine: Engine, department: str = DEPARTMENT, hours: float = 24) -> str:
     with engine.begin() as conn:
-        return create_token(conn, department, now=utc_now(), expires_hours=hours)
+        name = f"部门 {department}"
+        return create_token(
+            conn, department, now=utc_now(), expires_hours=hours, department_name=name
+        )
 
 
 def sb(sblsh: str, sjbbh: int = 1, department: str = DEPARTMENT, **extra: Any) -> dict[str, Any]:

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select
 
+from collector.engine import audit
 from collector.errors import EnrolmentError
 from collector.store import enrolment
-from collector.store.tables import agent_keys, enrol_tokens
+from collector.store.tables import agent_keys, audit_log, enrol_tokens
 from collector.store.timestamps import utc_now
 from exchange_spec import protocol
 
@@ -57,13 +59,12 @@ def test_a_bad_public_key_is_refused(client: TestClient, engine: Engine) -> None
     assert response.json()["error"] == "bad_public_key"
 
 
-def test_two_concurrent_enrolments_with_one_token_enrol_one_agent(engine: Engine) -> None:
-    token = new_token(engine)
-    barrier = threading.Barrier(2)
+def enrol_together(engine: Engine, attempts: list[tuple[str, bytes]]) -> list[str]:
+    """Enrol (token, public key) pairs in threads released at once; agent ids or error codes."""
+    barrier = threading.Barrier(len(attempts))
     results: list[str] = []
 
-    def attempt() -> None:
-        key = public_raw(Ed25519PrivateKey.generate())
+    def attempt(token: str, key: bytes) -> None:
         barrier.wait()
         try:
             with engine.begin() as conn:
@@ -71,26 +72,50 @@ def test_two_concurrent_enrolments_with_one_token_enrol_one_agent(engine: Engine
         except EnrolmentError as exc:
             results.append(exc.code)
 
-    threads = [threading.Thread(target=attempt) for _ in range(2)]
+    threads = [threading.Thread(target=attempt, args=pair) for pair in attempts]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    return results
+
+
+def test_two_concurrent_enrolments_with_one_token_enrol_one_agent(engine: Engine) -> None:
+    token = new_token(engine)
+    keys = [public_raw(Ed25519PrivateKey.generate()) for _ in range(2)]
+    results = enrol_together(engine, [(token, key) for key in keys])
     assert sorted(r.startswith("ag-") for r in results) == [False, True]
     assert "token_used" in results
 
 
 def rotate_envelope(
     agent: AgentSide, new_key: Ed25519PrivateKey, signer: Ed25519PrivateKey
-) -> dict:  # type: ignore[type-arg]
-    new_b64 = protocol.b64(public_raw(new_key))
+) -> dict[str, Any]:
+    """A rotation as the agent sends it: the new key proves itself, the current key signs."""
+    manifest = protocol.rotate_manifest(agent.agent_id, new_key)
+    return {"manifest": manifest, "signature": protocol.sign(signer, manifest)}
+
+
+def unproven_rotate_envelope(
+    agent: AgentSide, new_public: bytes, signer: Ed25519PrivateKey, proof: str | None = None
+) -> dict[str, Any]:
+    """A rotation naming a public key the sender may not hold (the old protocol, or a forged or
+    borrowed proof)."""
+    new_b64 = protocol.b64(new_public)
+    extra: dict[str, Any] = {"new_public_key": new_b64}
+    if proof is not None:
+        extra["new_key_proof"] = proof
     manifest = protocol.body_manifest(
-        "rotate",
-        agent.agent_id,
-        protocol.frame_hash({"new_public_key": new_b64}),
-        new_public_key=new_b64,
+        "rotate", agent.agent_id, protocol.frame_hash({"new_public_key": new_b64}), **extra
     )
     return {"manifest": manifest, "signature": protocol.sign(signer, manifest)}
+
+
+def pinned_key_id(engine: Engine, agent_id: str) -> str:
+    with engine.connect() as conn:
+        agent = enrolment.get_agent(conn, agent_id)
+    assert agent is not None
+    return agent.key_id
 
 
 def test_rotation_replaces_the_key_and_refuses_the_old_one(
@@ -115,6 +140,25 @@ def test_rotation_replaces_the_key_and_refuses_the_old_one(
         protocol.key_id(public_raw(new)),
     ]
     assert history[0].valid_until is not None and history[1].valid_until is None
+    rotations = audit_entries(engine, audit.AGENT_ROTATE)
+    assert [(e.subject, e.details["old_key_id"], e.details["key_id"]) for e in rotations] == [
+        (
+            f"agent:{agent.agent_id}",
+            protocol.key_id(public_raw(old)),
+            protocol.key_id(public_raw(new)),
+        )
+    ]
+    assert audit.verify(engine).broken_at is None
+
+
+def test_rotation_asked_again_with_the_new_key_is_a_no_op(agent: AgentSide, engine: Engine) -> None:
+    """An agent that lost the answer to its rotation asks again, signing with its new key."""
+    new = Ed25519PrivateKey.generate()
+    assert agent.post("/api/v1/rotate", rotate_envelope(agent, new, agent.key)).status_code == 200
+    again = agent.post("/api/v1/rotate", rotate_envelope(agent, new, new))
+    assert again.status_code == 200, again.text
+    assert again.json()["key_id"] == protocol.key_id(public_raw(new))
+    assert len(audit_entries(engine, audit.AGENT_ROTATE)) == 1
 
 
 def test_rotation_signed_by_a_stranger_is_refused(agent: AgentSide) -> None:
@@ -122,6 +166,89 @@ def test_rotation_signed_by_a_stranger_is_refused(agent: AgentSide) -> None:
     response = agent.post("/api/v1/rotate", rotate_envelope(agent, stranger, stranger))
     assert response.status_code == 401
     assert response.json()["error"] == "bad_signature"
+
+
+def test_rotation_without_proof_of_the_new_key_is_refused(agent: AgentSide, engine: Engine) -> None:
+    before = pinned_key_id(engine, agent.agent_id)
+    new_public = public_raw(Ed25519PrivateKey.generate())
+    response = agent.post("/api/v1/rotate", unproven_rotate_envelope(agent, new_public, agent.key))
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "bad_key_proof"
+    assert "new_key_proof" in response.json()["message_zh"]
+    assert pinned_key_id(engine, agent.agent_id) == before
+    assert audit_entries(engine, audit.AGENT_ROTATE) == []
+
+
+def test_rotation_to_another_agents_public_key_is_refused(
+    client: TestClient, engine: Engine, agent: AgentSide
+) -> None:
+    """The attack of the issue: A rotates to B's public key (which is public) so that B's
+    signed records verify as A's. Without B's private key A cannot prove the key: its proof is
+    signed with a key of its own, or copied from a rotation B made."""
+    victim = AgentSide(client)
+    assert victim.enrol(new_token(engine, "D2")).status_code == 200
+    before = pinned_key_id(engine, agent.agent_id)
+    forged = protocol.sign(
+        agent.key,
+        protocol.rotate_proof_frame(
+            {"agent_id": agent.agent_id, "new_public_key": protocol.b64(public_raw(victim.key))}
+        ),
+    )
+    response = agent.post(
+        "/api/v1/rotate",
+        unproven_rotate_envelope(agent, public_raw(victim.key), agent.key, proof=forged),
+    )
+    assert response.status_code == 401, response.text
+    assert response.json()["error"] == "bad_key_proof"
+
+    # The victim rotates; its proof is bound to its agent id and its nonce and cannot be borrowed.
+    victim_next = Ed25519PrivateKey.generate()
+    victims = rotate_envelope(victim, victim_next, victim.key)
+    assert victim.post("/api/v1/rotate", victims).status_code == 200
+    borrowed = unproven_rotate_envelope(
+        agent,
+        public_raw(victim_next),
+        agent.key,
+        proof=victims["manifest"]["new_key_proof"],
+    )
+    response = agent.post("/api/v1/rotate", borrowed)
+    assert response.status_code == 401
+    assert response.json()["error"] == "bad_key_proof"
+    assert pinned_key_id(engine, agent.agent_id) == before
+
+
+@pytest.mark.parametrize("holder", ["active", "revoked", "itself before"])
+def test_rotation_to_a_key_another_agent_holds_or_held_is_refused(
+    client: TestClient, engine: Engine, agent: AgentSide, holder: str
+) -> None:
+    """Even with the private key (a cloned machine, a copied state directory), no two agents,
+    active or revoked, share a public key, and an agent never goes back to an old key."""
+    if holder == "itself before":
+        shared = agent.key
+        fresh = Ed25519PrivateKey.generate()
+        assert (
+            agent.post("/api/v1/rotate", rotate_envelope(agent, fresh, shared)).status_code == 200
+        )
+        agent.key = fresh
+    else:
+        other = AgentSide(client)
+        assert other.enrol(new_token(engine, "D2")).status_code == 200
+        shared = other.key
+        if holder == "revoked":
+            with engine.begin() as conn:
+                enrolment.revoke(conn, other.agent_id, "machine retired", now=utc_now())
+    before = pinned_key_id(engine, agent.agent_id)
+    response = agent.post("/api/v1/rotate", rotate_envelope(agent, shared, agent.key))
+    assert response.status_code == 409, response.text
+    assert response.json()["error"] == "key_in_use"
+    assert pinned_key_id(engine, agent.agent_id) == before
+    # The refused rotation claimed nothing: the same nonce-fresh request with a new key works.
+    assert (
+        agent.post(
+            "/api/v1/rotate", rotate_envelope(agent, Ed25519PrivateKey.generate(), agent.key)
+        ).status_code
+        == 200
+    )
 
 
 def test_a_revoked_agent_is_refused(agent: AgentSide, engine: Engine) -> None:
@@ -140,3 +267,12 @@ def test_revoking_an_unknown_agent_says_so(engine: Engine) -> None:
     with engine.begin() as conn, pytest.raises(EnrolmentError) as caught:
         enrolment.revoke(conn, "ag-missing", "test", now=utc_now())
     assert caught.value.code == "unknown_agent"
+
+
+def audit_entries(engine: Engine, action: str) -> list[Any]:
+    with engine.connect() as conn:
+        return list(
+            conn.execute(
+                select(audit_log).where(audit_log.c.action == action).order_by(audit_log.c.id)
+            )
+        )

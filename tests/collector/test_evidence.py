@@ -18,7 +18,7 @@ def test_a_nonce_is_claimed_once_and_swept_after_the_retention(engine: Engine) -
 
     now = utc_now()
     with engine.begin() as conn:
-        token = create_token(conn, "D1", now=now)
+        token = create_token(conn, "D1", now=now, department_name="部门 D1")
         agent = enrol(conn, token, public_raw(Ed25519PrivateKey.generate()), now=now)
         old = now - timedelta(hours=2)
         assert evidence.claim_nonce(conn, agent.agent_id, "a" * 32, now=old)

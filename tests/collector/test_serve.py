@@ -55,7 +55,17 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     assert token_out.returncode == 1 and "db upgrade" in token_out.stderr
     subprocess.run([COLLECTOR, "db", "upgrade", "--data-dir", data], check=True)
     token_out = subprocess.run(
-        [COLLECTOR, "agents", "token", "--data-dir", data, "--department", "D1"],
+        [
+            COLLECTOR,
+            "agents",
+            "token",
+            "--data-dir",
+            data,
+            "--department",
+            "D1",
+            "--name",
+            "一部门",
+        ],
         capture_output=True,
         text=True,
         check=True,

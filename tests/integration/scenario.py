@@ -138,7 +138,7 @@ class Department:
         extra = ["--store", store] if store else []
         out = run_cli(
             "esup-collector", "agents", "token", "--data-dir", str(collector_dir),
-            "--department", DEPARTMENT, *extra,
+            "--department", DEPARTMENT, "--name", "演示部门", *extra,
         ).stdout  # fmt: skip
         token = next(x.split()[1] for x in out.splitlines() if x.startswith("token:"))
         run_cli("esup-agent", "enrol", "-c", str(self.config), "--token", token)

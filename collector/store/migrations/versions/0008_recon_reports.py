@@ -1,7 +1,7 @@
 """Reconciliation: the agents' RECON counts per department, record type and day, compared
 with what the store holds, and the resolution of a verdict whose condition ended.
 
-Revision ID: 0008_recon
+Revision ID: 0008
 Revises: 0007
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_recon"
+revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
