@@ -1,0 +1,363 @@
+"""`esup-collector records | departments` and `case move`: the bureau's hand on stored data.
+
+Who owns which case numbers (the register of case-number prefixes), moving a case between
+departments, withdrawing a record, and what the ingest refused. Every change is written to
+the audit chain (collector/engine/audit.py).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from exchange_spec import CASE_TYPES
+from exchange_spec.records import KEY_FIELDS
+
+from .cli import _engine, _settings, _speaks, _store_options
+from .cli_engine import _actor, _by_option, _load_rules, _rules_option, case
+from .clock import SHANGHAI
+from .errors import OperatorError
+from .store.timestamps import utc_now
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _speaks_zh(func: F) -> F:
+    """An operator error in both languages with its fix; everything else as `_speaks` does."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except OperatorError as exc:
+            hint = f"\n  hint: {exc.hint}" if exc.hint else ""
+            raise click.ClickException(f"{exc.message_en}\n  {exc.message_zh}{hint}") from exc
+
+    return _speaks(wrapper)  # type: ignore[return-value]
+
+
+def _reason_option(func: F) -> F:
+    return click.option("--reason", required=True, help="Why (audited).")(func)
+
+
+# -- departments -----------------------------------------------------------------------------
+@click.group()
+def departments() -> None:
+    """Departments and the case numbers they issue (the register of case-number prefixes).
+
+    A case number is region + department part + serial (430702 0301 2026000001). A case whose
+    number starts with a department's prefix is that department's: another department's
+    records for it are refused (foreign_case).
+
+    \b
+    Examples:
+      esup-collector departments add-prefix 114307020000000001 4307020301 --name 区市场监管局
+      esup-collector departments list
+    """
+
+
+@departments.command("list")
+@_store_options
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@_speaks_zh
+def departments_list(as_json: bool, **options: Any) -> None:
+    """List departments with their registered case-number prefixes."""
+    from .store.case_prefixes import list_departments
+
+    engine = _engine(_settings(**options))
+    with engine.connect() as conn:
+        rows = list_departments(conn)
+    engine.dispose()
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no departments yet / 尚无部门")
+    for r in rows:
+        prefixes = ", ".join(r.prefixes) or "-（未登记前缀 no prefix）"
+        click.echo(f"{r.code}  {r.name or '-'}  办件编号前缀 prefixes: {prefixes}")
+
+
+@departments.command("add-prefix")
+@_store_options
+@_by_option
+@click.argument("department")
+@click.argument("prefix")
+@click.option("--name", default="", help="Department name, kept with its code.")
+@_speaks_zh
+def departments_add_prefix(
+    department: str, prefix: str, name: str, actor: str | None, **options: Any
+) -> None:
+    """Register PREFIX (region + department part) as DEPARTMENT's case numbers (audited).
+
+    New cases whose number starts with it belong to DEPARTMENT, whoever sends them first.
+    Cases already held keep their department; the command says how many with this prefix
+    belong to another one (move them with `esup-collector case move` if they are wrong).
+
+    \b
+    Example:
+      esup-collector departments add-prefix 114307020000000001 4307020301
+    """
+    from .engine import audit
+    from .store.case_prefixes import add_prefix
+
+    by = _actor(actor)
+    now = utc_now()
+    engine = _engine(_settings(**options))
+    try:
+        with engine.begin() as conn:
+            others = add_prefix(conn, department, prefix, name=name, by=by, now=now)
+            audit.append(
+                conn,
+                at=now,
+                actor=by,
+                action="department.prefix_add",
+                subject=f"department:{department}",
+                details={"prefix": prefix, "name": name},
+            )
+    finally:
+        engine.dispose()
+    click.echo(f"registered prefix {prefix} for {department} / 已登记办件编号前缀")
+    if others:
+        click.echo(
+            f"note: {others} cases already held with this prefix belong to other departments; "
+            f"they keep their department / 已有 {others} 个此前缀的办件属于其他部门，未改变，"
+            "如有错误请用 esup-collector case move 划转"
+        )
+
+
+@departments.command("remove-prefix")
+@_store_options
+@_by_option
+@_reason_option
+@click.argument("department")
+@click.argument("prefix")
+@_speaks_zh
+def departments_remove_prefix(
+    department: str, prefix: str, reason: str, actor: str | None, **options: Any
+) -> None:
+    """Remove a registered prefix (audited); cases already held keep their department."""
+    from .engine import audit
+    from .store.case_prefixes import remove_prefix
+
+    by = _actor(actor)
+    now = utc_now()
+    engine = _engine(_settings(**options))
+    try:
+        with engine.begin() as conn:
+            remove_prefix(conn, department, prefix)
+            audit.append(
+                conn,
+                at=now,
+                actor=by,
+                action="department.prefix_remove",
+                subject=f"department:{department}",
+                details={"prefix": prefix, "reason": reason},
+            )
+    finally:
+        engine.dispose()
+    click.echo(f"removed prefix {prefix} of {department} / 已删除办件编号前缀")
+
+
+# -- case move -------------------------------------------------------------------------------
+@case.command("move")
+@_store_options
+@_by_option
+@_reason_option
+@click.argument("sblsh")
+@click.option("--to", "to", required=True, help="Department code (BMBM) the case goes to.")
+@_speaks_zh
+def case_move(sblsh: str, to: str, reason: str, actor: str | None, **options: Any) -> None:
+    """Move case SBLSH to another department (audited); the ingest never does this.
+
+    From now on only the new department's agent can send the case's records, its current
+    records count for that department, and the engine judges it again. Cards already issued
+    stay where they were issued.
+
+    \b
+    Example:
+      esup-collector case move 43070203012026000007 --to 114307020000000002 \\
+          --reason "机构改革，事项划转住建局" --by 李监察员
+    """
+    from .engine import audit
+    from .store.case_owners import move_case
+
+    by = _actor(actor)
+    now = utc_now()
+    engine = _engine(_settings(**options))
+    try:
+        with engine.begin() as conn:
+            before = move_case(conn, sblsh, to, now=now)
+            audit.append(
+                conn,
+                at=now,
+                actor=by,
+                action="case.move",
+                subject=f"case:{sblsh}",
+                details={"from": before, "to": to, "reason": reason},
+            )
+    finally:
+        engine.dispose()
+    click.echo(f"case {sblsh} moved from {before} to {to} / 办件已由 {before} 划转至 {to}")
+
+
+# -- records ---------------------------------------------------------------------------------
+@click.group()
+def records() -> None:
+    """Stored records: withdraw one, list what the ingest refused.
+
+    \b
+    Examples:
+      esup-collector records withdraw 43070203012026000007 BJ --reason "他部门冒报" --by 李监察员
+      esup-collector records refused --code foreign_case
+    """
+
+
+def _business_key(sblsh: str, record_type: str, key: str | None, keys: list[str]) -> str:
+    fields = KEY_FIELDS[record_type]
+    if len(fields) == 1:
+        if key is not None:
+            raise OperatorError(
+                f"{record_type} 记录只由办件编号确定，不需要 --key",
+                f"a {record_type} record is identified by its case number alone; drop --key",
+            )
+        return f"{record_type}|{sblsh}"
+    if key is None:
+        held = ", ".join(k.rsplit("|", 1)[-1] for k in keys) or "-"
+        raise OperatorError(
+            f"{record_type} 记录须用 --key 指明 {fields[1]}（现有：{held}）",
+            f"a {record_type} record needs --key with its {fields[1]} (held: {held})",
+        )
+    return f"{record_type}|{sblsh}|{key}"
+
+
+@records.command("withdraw")
+@_store_options
+@_rules_option
+@_by_option
+@_reason_option
+@click.argument("sblsh")
+@click.argument("record_type", metavar="TYPE", type=click.Choice(CASE_TYPES))
+@click.option("--key", help="Step or sequence number (SPBZH / XH) of a repeating record.")
+@click.option(
+    "--version", "sjbbh", type=int, help="Withdraw only this data version (SJBBH); default all."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
+@_speaks_zh
+def records_withdraw(
+    sblsh: str,
+    record_type: str,
+    key: str | None,
+    sjbbh: int | None,
+    reason: str,
+    actor: str | None,
+    rules_file: Any,
+    as_json: bool,
+    **options: Any,
+) -> None:
+    """Withdraw a stored record of case SBLSH so it no longer counts (audited).
+
+    The record stays as evidence; the case is judged again without it. A card that would not
+    have been issued without it is proposed for withdrawal: decide with
+    `esup-collector verdicts reassess`. With --version only that data version is withdrawn
+    and the highest one left counts again. The department resends a corrected record with a
+    higher SJBBH.
+
+    \b
+    Examples:
+      esup-collector records withdraw 43070203012026000007 BJ --reason "他部门冒报的办结"
+      esup-collector records withdraw 43070203012026000007 SPCL --key 2 --reason "..."
+    """
+    from .engine.calendar_store import current_calendar
+    from .engine.withdraw import withdraw_record
+    from .store.withdrawals import keys_of_case
+
+    settings = _settings(**options)
+    rules = _load_rules(rules_file, settings)
+    engine = _engine(settings)
+    try:
+        with engine.connect() as conn:
+            keys = keys_of_case(conn, sblsh, record_type)
+        business_key = _business_key(sblsh, record_type, key, keys)
+        result = withdraw_record(
+            engine,
+            business_key,
+            sjbbh=sjbbh,
+            by=_actor(actor),
+            reason=reason,
+            calendar=current_calendar(engine),
+            rules=rules,
+        )
+    finally:
+        engine.dispose()
+    done = result.withdrawal
+    if as_json:
+        outcome = {
+            "business_key": done.business_key,
+            "case_id": done.sblsh,
+            "department": done.department,
+            "withdrawn_sjbbh": list(done.withdrawn),
+            "current_sjbbh": done.current,
+            "case_has_records": done.case_left,
+            "reassessment_proposals": result.proposals,
+        }
+        click.echo(json.dumps(outcome, ensure_ascii=False, indent=2))
+        return
+    versions = ", ".join(str(v) for v in done.withdrawn)
+    click.echo(f"已撤回 {sblsh} 的 {record_type} 记录（数据版本 {versions}）")
+    if done.current is not None:
+        click.echo(f"  现以数据版本 {done.current} 为准")
+    click.echo(
+        f"  办件将重新评估；提出复核建议 {result.proposals} 条（esup-collector verdicts reassess）"
+    )
+    click.echo(
+        f"withdrew {record_type} of {sblsh} (SJBBH {versions}); "
+        f"{result.proposals} reassessment proposals"
+    )
+
+
+@records.command("refused")
+@_store_options
+@click.option("--code", help="Only this reason code, e.g. foreign_case or version_conflict.")
+@click.option("--department", help="Only records sent for this department.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (with reason codes).")
+@_speaks_zh
+def records_refused(
+    code: str | None, department: str | None, limit: int, as_json: bool, **options: Any
+) -> None:
+    """List records the ingest refused, newest first, with the reasons (kept as evidence).
+
+    `foreign_case` is a record one department sent for another department's case.
+
+    \b
+    Examples:
+      esup-collector records refused --code foreign_case
+      esup-collector records refused --department 114307020000000001 --json
+    """
+    from .store.refusals import refused_records
+
+    engine = _engine(_settings(**options))
+    try:
+        with engine.connect() as conn:
+            rows = refused_records(conn, code=code, department=department, limit=limit)
+    finally:
+        engine.dispose()
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("没有被拒收的记录 / no refused records")
+    for r in rows:
+        when = r.received_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        what = f"{r.record_type or '?'} {r.sblsh or ''}".strip()
+        click.echo(f"{when}  {r.department or '-'}  {what}  （来源 {r.source}，序号 {r.seq}）")
+        for p in r.problems:
+            click.echo(f"    {p.get('message_zh', '')}")
+
+
+COMMANDS: tuple[click.Group, ...] = (departments, records)
