@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import click
@@ -161,6 +162,109 @@ def departments_remove_prefix(
     finally:
         engine.dispose()
     click.echo(f"removed prefix {prefix} of {department} / 已删除办件编号前缀")
+
+
+def _hours(delta: timedelta) -> str:
+    return f"{delta.total_seconds() / 3600:.1f}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
+def _beijing(moment: datetime) -> str:
+    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+@departments.command("waits")
+@_store_options
+@_rules_option
+@click.option("--department", help="Only this department (BMBM).")
+@click.option(
+    "--hours",
+    type=click.IntRange(1, 24 * 366),
+    help="Look back this many hours (default: the budget window, 24 h + the grace window).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@_speaks_zh
+def departments_waits(
+    department: str | None, hours: int | None, rules_file: Any, as_json: bool, **options: Any
+) -> None:
+    """List each time a department's agent said it was behind, and the wait it was granted.
+
+    While an agent sends its backlog, the engine holds its department's cards back, for at
+    most the grace window ([clock] silence_grace_hours) in total within any 24 hours + grace:
+    an agent cannot renew the wait by alternating "caught up" and "behind".
+
+    \b
+    Example:
+      esup-collector departments waits --department 114307020000000001
+    """
+    from .engine.catching_up import budget_window, departments_catching_up, waited
+    from .store.backlog import list_waits
+
+    settings = _settings(**options)
+    grace = _load_rules(rules_file, settings).clock.silence_grace_hours
+    now = utc_now()
+    window = budget_window(grace)
+    since = now - (timedelta(hours=hours) if hours else window)
+    engine = _engine(settings)
+    try:
+        with engine.connect() as conn:
+            runs = list_waits(conn, since=since, department=department)
+            open_since: dict[str, datetime] = {}
+            for w in runs:
+                if w.ended_at is None:
+                    open_since[w.department] = min(w.started_at, open_since.get(w.department, now))
+            departments_seen = sorted({w.department for w in runs})
+            used = waited(conn, departments_seen, open_since, now, grace)
+            granted = departments_catching_up(conn, now, grace)
+    finally:
+        engine.dispose()
+    if as_json:
+        out = [
+            {
+                "department": d,
+                "waited_hours_in_window": round(used[d].total_seconds() / 3600, 3),
+                "grace_hours": grace,
+                "window_hours": window.total_seconds() / 3600,
+                "waiting_now": d in granted,
+                "waiting_until": _iso(granted[d].until) if d in granted else None,
+                "runs": [
+                    {
+                        "agent_id": w.agent_id,
+                        "started_at": w.started_at.isoformat(),
+                        "ended_at": w.ended_at.isoformat() if w.ended_at else None,
+                    }
+                    for w in runs
+                    if w.department == d
+                ],
+            }
+            for d in departments_seen
+        ]
+        click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+        return
+    if not runs:
+        click.echo("没有采集端补传等待记录 / no agent was behind in this period")
+    for d in departments_seen:
+        until = granted[d].until if d in granted else None
+        if until is not None:
+            state = f"现正等待其补传，最迟至 {_beijing(until)}"
+        elif d in open_since:
+            state = "仍在补传，但等待额度已用完，办件照常评估"
+        else:
+            state = "当前未在补传"
+        click.echo(
+            f"{d}：近 {_hours(window)} 小时内补传等待累计 {_hours(used[d])} 小时"
+            f"（上限 {grace} 小时）；{state}"
+        )
+        for w in runs:
+            if w.department == d:
+                end = _beijing(w.ended_at) if w.ended_at else "仍在补传"
+                took = (w.ended_at or now) - w.started_at
+                click.echo(
+                    f"  {_beijing(w.started_at)} 至 {end}（{_hours(took)} 小时）采集端 {w.agent_id}"
+                )
 
 
 # -- case move -------------------------------------------------------------------------------
