@@ -32,16 +32,17 @@ PREFIX_RE = re.compile(r"^[0-9]{6}[0-9A-Za-z]{1,34}$")
 def case_number_prefix(region: str, department_part: str) -> str:
     """The prefix of a department's case numbers: its region code and its department part."""
     prefix = f"{region}{department_part}"
-    problem = prefix_problem(prefix)
-    if problem is not None:
-        raise ValueError(problem[1])
+    if len(region) != REGION_DIGITS or not PREFIX_RE.fullmatch(prefix):
+        raise ValueError(_malformed(prefix)[1])
     return prefix
 
 
 def prefix_problem(prefix: str) -> tuple[str, str] | None:
     """Why ``prefix`` cannot be a case-number prefix, as (Chinese, English); None when it can."""
-    if PREFIX_RE.fullmatch(prefix):
-        return None
+    return None if PREFIX_RE.fullmatch(prefix) else _malformed(prefix)
+
+
+def _malformed(prefix: str) -> tuple[str, str]:
     return (
         f"办件编号前缀 {prefix!r} 格式不对：应为 6 位行政区划代码加 1 至 34 位部门代码"
         "（字母或数字），例如 4307020301",

@@ -9,12 +9,14 @@ three ownership rules (prefix, catalogue, first delivery) is tried on its own.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 
+from collector.api.batches import ingest_batch
 from collector.engine.sweep import run_sweep
 from collector.store.case_prefixes import add_prefix
 from collector.store.tables import (
@@ -234,3 +236,44 @@ def test_an_item_sent_in_the_same_batch_counts_as_the_departments_catalogue(
     shared = _of_a(sx())
     receipt = a_agent.verified_receipt(a_agent.send([(2, shared), (3, _of_a(sl("D-1", SLSJ)))]))
     assert receipt["rejected"] == []
+
+
+def test_two_departments_delivering_a_new_case_at_once_give_it_one_owner(
+    client: Any, engine: Engine
+) -> None:
+    """No prefix, no catalogue: the first delivery decides, and a race has one winner."""
+    agents = [_agent(client, engine, B), _agent(client, engine, A)]
+    ctx = client.app.state.ctx
+    cases = [f"RACE-{n}" for n in range(40)]
+    unknown = "11430700MB0000000Z300011111700009"
+    envelopes = [
+        agents[0].batch([(n + 1, sl(c, SLSJ, SXBM=unknown)) for n, c in enumerate(cases)]),
+        agents[1].batch(
+            [(n + 1, _of_a(sl(c, SLSJ, SXBM=unknown))) for n, c in enumerate(reversed(cases))]
+        ),
+    ]
+    barrier = threading.Barrier(2)
+    refused: dict[int, list[str]] = {}
+
+    def deliver(index: int) -> None:
+        barrier.wait()
+        answer = ingest_batch(ctx, envelopes[index], "127.0.0.1")
+        refused[index] = [r["code"] for r in answer["receipt"]["rejected"]]
+
+    threads = [threading.Thread(target=deliver, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(refused[0]) + len(refused[1]) == len(cases)  # each case: one stored, one refused
+    assert set(refused[0]) | set(refused[1]) <= {"foreign_case"}
+    with engine.connect() as conn:
+        owners = dict(conn.execute(select(case_owners.c.sblsh, case_owners.c.department)).all())
+        counted = dict(
+            conn.execute(
+                select(records_current.c.sblsh, records_current.c.department).where(
+                    records_current.c.record_type == "SL"
+                )
+            ).all()
+        )
+    assert set(owners) == set(cases) and counted == owners

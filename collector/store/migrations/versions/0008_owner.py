@@ -121,7 +121,7 @@ def _backfill() -> None:
         "SELECT v.sblsh, v.department, 'first', v.received_at FROM record_versions v "
         "WHERE v.id IN (SELECT MIN(id) FROM record_versions WHERE sblsh IS NOT NULL "
         f"AND record_type IN {_CASE_TYPES} GROUP BY sblsh) "
-        "AND v.sblsh NOT IN (SELECT sblsh FROM case_owners)"
+        "AND NOT EXISTS (SELECT 1 FROM case_owners o WHERE o.sblsh = v.sblsh)"
     )
     op.execute(
         "INSERT INTO backlog_waits (agent_id, department, started_at) "
