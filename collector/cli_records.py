@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 import click
+from sqlalchemy import Connection
 
 from exchange_spec import CASE_TYPES
 from exchange_spec.records import KEY_FIELDS
@@ -25,6 +26,7 @@ from .errors import OperatorError
 from .store.timestamps import utc_now
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 
 def _speaks_zh(func: F) -> F:
@@ -39,6 +41,29 @@ def _speaks_zh(func: F) -> F:
             raise click.ClickException(f"{exc.message_en}\n  {exc.message_zh}{hint}") from exc
 
     return _speaks(wrapper)  # type: ignore[return-value]
+
+
+def _audited(
+    options: dict[str, Any],
+    actor: str | None,
+    action: str,
+    subject: str,
+    change: Callable[[Connection, datetime, str], tuple[T, dict[str, Any]]],
+) -> T:
+    """Run ``change(conn, now, by)`` and write its audit entry in one transaction; ``change``
+    returns its result and the entry's details."""
+    from .engine import audit
+
+    by = _actor(actor)
+    now = utc_now()
+    engine = _engine(_settings(**options))
+    try:
+        with engine.begin() as conn:
+            result, details = change(conn, now, by)
+            audit.append(conn, at=now, actor=by, action=action, subject=subject, details=details)
+    finally:
+        engine.dispose()
+    return result
 
 
 def _reason_option(func: F) -> F:
@@ -103,25 +128,13 @@ def departments_add_prefix(
     Example:
       esup-collector departments add-prefix 114307020000000001 4307020301
     """
-    from .engine import audit
     from .store.case_prefixes import add_prefix
 
-    by = _actor(actor)
-    now = utc_now()
-    engine = _engine(_settings(**options))
-    try:
-        with engine.begin() as conn:
-            others = add_prefix(conn, department, prefix, name=name, by=by, now=now)
-            audit.append(
-                conn,
-                at=now,
-                actor=by,
-                action="department.prefix_add",
-                subject=f"department:{department}",
-                details={"prefix": prefix, "name": name},
-            )
-    finally:
-        engine.dispose()
+    def change(conn: Connection, now: datetime, by: str) -> tuple[int, dict[str, Any]]:
+        found = add_prefix(conn, department, prefix, name=name, by=by, now=now)
+        return found, {"prefix": prefix, "name": name}
+
+    others = _audited(options, actor, "department.prefix_add", f"department:{department}", change)
     click.echo(f"registered prefix {prefix} for {department} / 已登记办件编号前缀")
     if others:
         click.echo(
@@ -142,25 +155,13 @@ def departments_remove_prefix(
     department: str, prefix: str, reason: str, actor: str | None, **options: Any
 ) -> None:
     """Remove a registered prefix (audited); cases already held keep their department."""
-    from .engine import audit
     from .store.case_prefixes import remove_prefix
 
-    by = _actor(actor)
-    now = utc_now()
-    engine = _engine(_settings(**options))
-    try:
-        with engine.begin() as conn:
-            remove_prefix(conn, department, prefix)
-            audit.append(
-                conn,
-                at=now,
-                actor=by,
-                action="department.prefix_remove",
-                subject=f"department:{department}",
-                details={"prefix": prefix, "reason": reason},
-            )
-    finally:
-        engine.dispose()
+    def change(conn: Connection, now: datetime, by: str) -> tuple[None, dict[str, Any]]:
+        remove_prefix(conn, department, prefix)
+        return None, {"prefix": prefix, "reason": reason}
+
+    _audited(options, actor, "department.prefix_remove", f"department:{department}", change)
     click.echo(f"removed prefix {prefix} of {department} / 已删除办件编号前缀")
 
 
@@ -287,25 +288,13 @@ def case_move(sblsh: str, to: str, reason: str, actor: str | None, **options: An
       esup-collector case move 43070203012026000007 --to 114307020000000002 \\
           --reason "机构改革，事项划转住建局" --by 李监察员
     """
-    from .engine import audit
     from .store.case_owners import move_case
 
-    by = _actor(actor)
-    now = utc_now()
-    engine = _engine(_settings(**options))
-    try:
-        with engine.begin() as conn:
-            before = move_case(conn, sblsh, to, now=now)
-            audit.append(
-                conn,
-                at=now,
-                actor=by,
-                action="case.move",
-                subject=f"case:{sblsh}",
-                details={"from": before, "to": to, "reason": reason},
-            )
-    finally:
-        engine.dispose()
+    def change(conn: Connection, now: datetime, by: str) -> tuple[str, dict[str, Any]]:
+        before = move_case(conn, sblsh, to, now=now)
+        return before, {"from": before, "to": to, "reason": reason}
+
+    before = _audited(options, actor, "case.move", f"case:{sblsh}", change)
     click.echo(f"case {sblsh} moved from {before} to {to} / 办件已由 {before} 划转至 {to}")
 
 
