@@ -215,7 +215,7 @@ def departments_waits(
             runs = list_waits(conn, since=since, department=department)
             open_since: dict[str, datetime] = {}
             for w in runs:
-                if w.ended_at is None:
+                if w.ended_at is None and w.agent_active:
                     open_since[w.department] = min(w.started_at, open_since.get(w.department, now))
             departments_seen = sorted({w.department for w in runs})
             used = waited(conn, departments_seen, open_since, now, grace)
@@ -236,6 +236,7 @@ def departments_waits(
                         "agent_id": w.agent_id,
                         "started_at": w.started_at.isoformat(),
                         "ended_at": w.ended_at.isoformat() if w.ended_at else None,
+                        "agent_active": w.agent_active,
                     }
                     for w in runs
                     if w.department == d
@@ -261,7 +262,11 @@ def departments_waits(
         )
         for w in runs:
             if w.department == d:
-                end = _beijing(w.ended_at) if w.ended_at else "仍在补传"
+                end = (
+                    _beijing(w.ended_at)
+                    if w.ended_at
+                    else ("仍在补传" if w.agent_active else "采集端已吊销")
+                )
                 took = (w.ended_at or now) - w.started_at
                 click.echo(
                     f"  {_beijing(w.started_at)} 至 {end}（{_hours(took)} 小时）采集端 {w.agent_id}"

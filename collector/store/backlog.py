@@ -98,12 +98,14 @@ class Wait:
     agent_id: str
     started_at: datetime
     ended_at: datetime | None
+    agent_active: bool = True  # a revoked agent's open run waits for nothing
 
 
 def list_waits(conn: Connection, *, since: datetime, department: str | None) -> list[Wait]:
     """Runs that were open at some point after ``since``, oldest first."""
     query = (
-        select(backlog_waits)
+        select(backlog_waits, agents.c.status)
+        .join(agents, agents.c.agent_id == backlog_waits.c.agent_id)
         .where(or_(backlog_waits.c.ended_at.is_(None), backlog_waits.c.ended_at > since))
         .order_by(backlog_waits.c.department, backlog_waits.c.started_at, backlog_waits.c.id)
     )
@@ -113,5 +115,13 @@ def list_waits(conn: Connection, *, since: datetime, department: str | None) -> 
     for row in conn.execute(query):
         started = as_utc(row.started_at)
         assert started is not None
-        waits.append(Wait(row.department, row.agent_id, started, as_utc(row.ended_at)))
+        waits.append(
+            Wait(
+                row.department,
+                row.agent_id,
+                started,
+                as_utc(row.ended_at),
+                row.status == "active",
+            )
+        )
     return waits
