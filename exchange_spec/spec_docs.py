@@ -120,7 +120,7 @@ _CASE_NUMBER_SECTION = (
     "prefixes of two departments never overlap.",
     "- 归属 Ownership: a case belongs to one department, decided when the collector first "
     "sees it: (1) the registered prefix its number starts with; else (2) the department whose "
-    "catalogue (SX) holds the record's item SXBM; else (3) the department that delivered it "
+    "catalogue (SX) held the record's item SXBM first; else (3) the department that delivered it "
     "first. A record for another department's case is refused with `foreign_case`; only the "
     "bureau moves a case between departments.",
     "",

@@ -7,7 +7,8 @@ decided once, when the collector first stores a record of it, in this order:
 
 1. ``prefix``: the registered case-number prefix the SBLSH starts with
    (:mod:`.case_prefixes`, :mod:`exchange_spec.case_numbers`);
-2. ``catalogue``: the department whose catalogue (SX) holds the record's item (SXBM);
+2. ``catalogue``: the department whose catalogue (SX) holds the record's item (SXBM); when
+   several do, the one that delivered it first;
 3. ``first``: where neither says, the department that delivered the case first.
 
 A record of another department's case is refused (``foreign_case``) and kept as evidence by
@@ -21,7 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from exchange_spec import CASE_TYPES
 from exchange_spec.case_numbers import owner_by_prefix
@@ -29,7 +30,7 @@ from exchange_spec.case_numbers import owner_by_prefix
 from ..errors import OperatorError
 from .case_prefixes import prefixes
 from .dirty_marks import mark_cases
-from .tables import case_owners, departments, records_current
+from .tables import case_owners, departments, record_versions, records_current
 from .upsert import insert_on_conflict
 
 #: How the department of a case was decided; "moved" by the bureau.
@@ -83,12 +84,10 @@ def settle_owners(
     if not new:
         return owners
     register = prefixes(conn)
-    item_departments = _item_departments(conn, {c.sxbm for c in new if c.sxbm})
+    item_owners = _item_owners(conn, {c.sxbm for c in new if c.sxbm})
     won: dict[str, Owner] = {}
     for claim in new:
-        decided = _decide(claim, department, register, item_departments, own_items)
-        if decided is None:
-            continue  # the catalogue names several other departments: refused, nobody wins
+        decided = _decide(claim, department, register, item_owners, own_items)
         if decided.department == department:
             won[claim.sblsh] = decided
         else:
@@ -115,42 +114,40 @@ def _decide(
     claim: Claim,
     department: str,
     register: Mapping[str, str],
-    item_departments: Mapping[str, set[str]],
+    item_owners: Mapping[str, str],
     own_items: set[str],
-) -> Owner | None:
+) -> Owner:
     by_prefix = owner_by_prefix(claim.sblsh, register)
     if by_prefix is not None:
         return Owner(by_prefix, "prefix")
-    if claim.sxbm:
-        holders = set(item_departments.get(claim.sxbm, set()))
-        if claim.sxbm in own_items:
-            holders.add(department)
-        if department in holders:
-            return Owner(department, "catalogue")
-        if len(holders) == 1:
-            return Owner(holders.pop(), "catalogue")
-        if holders:
-            return None
+    if claim.sxbm and claim.sxbm in item_owners:
+        return Owner(item_owners[claim.sxbm], "catalogue")
+    if claim.sxbm and claim.sxbm in own_items:
+        return Owner(department, "catalogue")
     return Owner(department, "first")
 
 
-def _item_departments(conn: Connection, sxbms: set[str]) -> dict[str, set[str]]:
-    """SXBM -> the departments whose catalogue holds that item. SX records are keyed
-    ``SX|BMBM|SXBM``: the keys of every known department are looked up by primary key."""
+def _item_owners(conn: Connection, sxbms: set[str]) -> dict[str, str]:
+    """SXBM -> the department whose catalogue holds the item; when several do, the one that
+    delivered it first (copying another department's item into one's own catalogue does not
+    bring its cases along). SX records are keyed ``SX|BMBM|SXBM``: the keys of every known
+    department are looked up in the unique index of record_versions."""
     if not sxbms:
         return {}
     codes = [str(c) for c in conn.execute(select(departments.c.code)).scalars()]
     keys = [f"SX|{code}|{sxbm}" for code in codes for sxbm in sorted(sxbms)]
-    found: dict[str, set[str]] = {}
+    first: dict[str, tuple[int, str]] = {}
     for start in range(0, len(keys), _CHUNK):
         rows = conn.execute(
-            select(records_current.c.department, records_current.c.body).where(
-                records_current.c.business_key.in_(keys[start : start + _CHUNK])
-            )
+            select(record_versions.c.business_key, func.min(record_versions.c.id))
+            .where(record_versions.c.business_key.in_(keys[start : start + _CHUNK]))
+            .group_by(record_versions.c.business_key)
         )
-        for owner, body in rows:
-            found.setdefault(str(body.get("SXBM", "")), set()).add(str(owner))
-    return found
+        for key, version_id in rows:
+            _, owner, sxbm = str(key).split("|", 2)
+            if sxbm not in first or int(version_id) < first[sxbm][0]:
+                first[sxbm] = (int(version_id), owner)
+    return {sxbm: owner for sxbm, (_, owner) in first.items()}
 
 
 def move_case(conn: Connection, sblsh: str, to: str, *, now: datetime) -> str:

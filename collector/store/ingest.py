@@ -150,26 +150,18 @@ _BASIS_WORDS = {
 }
 
 
-def _foreign_case(sblsh: str, owner: Owner | None) -> dict[str, str]:
-    if owner is None:  # the catalogue names several departments, none of them this one
-        whose_zh, whose_en = "其他部门", "other departments"
-        why_zh, why_en = (
-            "该事项属于其他部门的事项目录",
-            "its item is in other departments' catalogues",
-        )
-    else:
-        whose_zh, whose_en = f"部门 {owner.department}", f"department {owner.department}"
-        why_zh, why_en = _BASIS_WORDS.get(owner.basis, ("", owner.basis))
+def _foreign_case(sblsh: str, owner: Owner) -> dict[str, str]:
+    why_zh, why_en = _BASIS_WORDS.get(owner.basis, ("", owner.basis))
     return problem(
         "foreign_case",
         "SBLSH",
-        f"办件 {sblsh} 属于{whose_zh}（{why_zh}），本部门不能报送它的记录；记录未保存，"
-        "已留存备查。若办件编号或部门编码填错，请更正映射后重新报送；若办件确属本部门，"
-        "请联系监察机关核实",
-        f"case {sblsh} belongs to {whose_en} ({why_en}); this department cannot send its "
-        "records. The record was not stored (kept as evidence). Fix the mapping if the case "
-        "number or department code is wrong; if the case really is this department's, ask the "
-        "bureau to check it",
+        f"办件 {sblsh} 属于部门 {owner.department}（{why_zh}），本部门不能报送它的记录；"
+        "记录未保存，已留存备查。若办件编号或部门编码填错，请更正映射后重新报送；"
+        "若办件确属本部门，请联系监察机关核实",
+        f"case {sblsh} belongs to department {owner.department} ({why_en}); this department "
+        "cannot send its records. The record was not stored (kept as evidence). Fix the "
+        "mapping if the case number or department code is wrong; if the case really is this "
+        "department's, ask the bureau to check it",
     )
 
 
@@ -263,8 +255,8 @@ class RecordWriter:
         for p in valid:
             if p.record.get("type") not in CASE_TYPES:
                 continue
-            owner = owners.get(str(p.record["SBLSH"]))
-            if owner is None or owner.department != department:
+            owner = owners[str(p.record["SBLSH"])]
+            if owner.department != department:
                 p.problems.append(_foreign_case(str(p.record["SBLSH"]), owner))
 
     def _find_earlier_deliveries(self, pending: list[_Pending]) -> None:

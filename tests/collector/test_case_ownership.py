@@ -228,14 +228,30 @@ def test_the_catalogue_rule_gives_the_items_department_and_first_delivery_the_re
     assert _evidence(engine) == [(A, "foreign_case"), (B, "foreign_case")]
 
 
-def test_an_item_sent_in_the_same_batch_counts_as_the_departments_catalogue(
+def test_copying_another_departments_item_into_ones_catalogue_brings_none_of_its_cases(
     engine: Engine, b_agent: AgentSide, a_agent: AgentSide
 ) -> None:
-    """B's catalogue names the item too; A's SX for it in the same batch makes it A's as well,
-    and the department that delivers counts."""
-    shared = _of_a(sx())
-    receipt = a_agent.verified_receipt(a_agent.send([(2, shared), (3, _of_a(sl("D-1", SLSJ)))]))
-    assert receipt["rejected"] == []
+    """The item's department is the one that delivered it first; an item new to everyone,
+    sent in the same batch as the case, is the sender's."""
+    copied = _of_a(sx())  # B's item, now in A's catalogue too
+    new_item = _of_a(sx(), SXBM="11430700MB9999999X300011111700777")
+    receipt = a_agent.verified_receipt(
+        a_agent.send(
+            [
+                (2, copied),
+                (3, _of_a(sl("D-1", SLSJ))),
+                (4, new_item),
+                (5, _of_a(sl("D-2", SLSJ, SXBM="11430700MB9999999X300011111700777"))),
+            ]
+        )
+    )
+    assert _refused(receipt) == {3: "foreign_case"}
+    assert f"属于部门 {B}（该事项属于该部门的事项目录）" in receipt["rejected"][0]["message_zh"]
+    with engine.connect() as conn:
+        owners = conn.execute(
+            select(case_owners.c.sblsh, case_owners.c.department, case_owners.c.basis)
+        ).all()
+    assert sorted(owners) == [("D-2", A, "catalogue")]
 
 
 def test_two_departments_delivering_a_new_case_at_once_give_it_one_owner(
