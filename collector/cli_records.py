@@ -333,17 +333,36 @@ def _business_key(sblsh: str, record_type: str, key: str | None, keys: list[str]
     return f"{record_type}|{sblsh}|{key}"
 
 
+def _record_target(func: F) -> F:
+    """SBLSH TYPE [--key] [--version]: which record of a case, and which of its versions."""
+    func = click.option(
+        "--version", "sjbbh", type=int, help="Only this data version (SJBBH); default all."
+    )(func)
+    func = click.option(
+        "--key", help="Step or sequence number (SPBZH / XH) of a repeating record."
+    )(func)
+    func = click.argument("record_type", metavar="TYPE", type=click.Choice(CASE_TYPES))(func)
+    return click.argument("sblsh")(func)
+
+
+def _target_key(options: dict[str, Any], sblsh: str, record_type: str, key: str | None) -> str:
+    from .store.withdrawals import keys_of_case
+
+    engine = _engine(_settings(**options))
+    try:
+        with engine.connect() as conn:
+            keys = keys_of_case(conn, sblsh, record_type)
+    finally:
+        engine.dispose()
+    return _business_key(sblsh, record_type, key, keys)
+
+
 @records.command("withdraw")
 @_store_options
 @_rules_option
 @_by_option
 @_reason_option
-@click.argument("sblsh")
-@click.argument("record_type", metavar="TYPE", type=click.Choice(CASE_TYPES))
-@click.option("--key", help="Step or sequence number (SPBZH / XH) of a repeating record.")
-@click.option(
-    "--version", "sjbbh", type=int, help="Withdraw only this data version (SJBBH); default all."
-)
+@_record_target
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
 @_speaks_zh
 def records_withdraw(
@@ -372,15 +391,12 @@ def records_withdraw(
     """
     from .engine.calendar_store import current_calendar
     from .engine.withdraw import withdraw_record
-    from .store.withdrawals import keys_of_case
 
     settings = _settings(**options)
     rules = _load_rules(rules_file, settings)
+    business_key = _target_key(options, sblsh, record_type, key)
     engine = _engine(settings)
     try:
-        with engine.connect() as conn:
-            keys = keys_of_case(conn, sblsh, record_type)
-        business_key = _business_key(sblsh, record_type, key, keys)
         result = withdraw_record(
             engine,
             business_key,
@@ -416,6 +432,43 @@ def records_withdraw(
         f"withdrew {record_type} of {sblsh} (SJBBH {versions}); "
         f"{result.proposals} reassessment proposals"
     )
+
+
+@records.command("restore")
+@_store_options
+@_by_option
+@_reason_option
+@_record_target
+@_speaks_zh
+def records_restore(
+    sblsh: str,
+    record_type: str,
+    key: str | None,
+    sjbbh: int | None,
+    reason: str,
+    actor: str | None,
+    **options: Any,
+) -> None:
+    """Undo the withdrawal of a record of case SBLSH (audited); it counts again.
+
+    The case is judged again at the next sweep; reassessment proposals already made stay
+    for the supervisor to decide.
+
+    \b
+    Example:
+      esup-collector records restore 43070203012026000007 BJ --reason "核实为本部门真实办结"
+    """
+    from .engine.withdraw import restore_record
+
+    business_key = _target_key(options, sblsh, record_type, key)
+    engine = _engine(_settings(**options))
+    try:
+        done = restore_record(engine, business_key, sjbbh=sjbbh, by=_actor(actor), reason=reason)
+    finally:
+        engine.dispose()
+    versions = ", ".join(str(v) for v in done.withdrawn)
+    click.echo(f"已恢复 {sblsh} 的 {record_type} 记录（数据版本 {versions}），办件将重新评估")
+    click.echo(f"restored {record_type} of {sblsh} (SJBBH {versions}); now current: {done.current}")
 
 
 @records.command("refused")

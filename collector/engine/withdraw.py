@@ -1,4 +1,4 @@
-"""Withdraw a stored record and have its case judged again, in one audited transaction.
+"""Withdraw a stored record (or undo that) and have its case judged again, audited.
 
 The record stops counting (:mod:`collector.store.withdrawals`), the withdrawal goes into the
 audit chain, and every card of the case is judged again on the records left: a card that
@@ -17,8 +17,9 @@ from collector.clock import WorkCalendar
 from collector.engine import audit, reassess
 from collector.engine.cases import load_catalogue
 from collector.engine.rules_file import EngineRules
+from collector.errors import OperatorError
 from collector.store.timestamps import utc_now
-from collector.store.withdrawals import Withdrawal, withdraw
+from collector.store.withdrawals import Withdrawal, restore, withdraw
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,31 @@ def withdraw_record(
                 cause=f"withdrawal:{done.version_ids[0]}",
             )
     return WithdrawResult(done, proposals)
+
+
+def restore_record(
+    engine: Engine, business_key: str, *, sjbbh: int | None, by: str, reason: str
+) -> Withdrawal:
+    """Undo a withdrawal (audited); the case is marked, so the next dirty sweep judges it with
+    the record again. Proposals already made stay for the supervisor to decide."""
+    if not reason.strip():
+        raise OperatorError(
+            "恢复记录必须写明理由", "restoring a record needs a reason", 'pass --reason "..."'
+        )
+    now = utc_now()
+    with engine.begin() as conn:
+        done = restore(conn, business_key, sjbbh=sjbbh, now=now)
+        audit.append(
+            conn,
+            at=now,
+            actor=by,
+            action="record.restore",
+            subject=f"record:{business_key}",
+            details={
+                "sblsh": done.sblsh,
+                "sjbbh": list(done.withdrawn),
+                "now_current": done.current,
+                "reason": reason,
+            },
+        )
+    return done

@@ -262,3 +262,31 @@ def test_refused_records_are_listed_for_the_bureau_in_chinese(
     ]
     only_b = json.loads(run(store_url, "records", "refused", "--department", B, "--json").stdout)
     assert only_b == []
+
+
+def test_a_withdrawn_record_can_be_restored_and_counts_again(
+    client: Any, engine: Engine, store_url: str
+) -> None:
+    """Withdrawal is a quarantine: undone, the record is current again and the case is judged
+    with it (here the completion is back: the case is completed again)."""
+    agent = _agent(client, engine, B)
+    completed = bj("Q-1", "2026-09-25T10:00:00+08:00")
+    agent.verified_receipt(agent.send([(1, sx()), (2, sl("Q-1", OVERDUE)), (3, completed)]))
+    assert run(store_url, "records", "withdraw", "Q-1", "BJ", "--reason", "待核实").exit_code == 0
+    run_sweep(engine, mode="dirty", workers=1)
+    with engine.connect() as conn:
+        assert conn.execute(select(case_clocks.c.state)).scalar_one() != "completed"
+
+    restored = run(store_url, "records", "restore", "Q-1", "BJ", "--reason", "核实为真实办结")
+    assert restored.exit_code == 0, restored.output
+    assert "已恢复 Q-1 的 BJ 记录（数据版本 1）" in restored.stdout
+    run_sweep(engine, mode="dirty", workers=1)
+    with engine.connect() as conn:
+        assert conn.execute(select(case_clocks.c.state)).scalar_one() == "completed"
+        assert conn.execute(select(record_withdrawals)).all() == []
+    assert [a for a, _ in _audit(engine) if a.startswith("record.")] == [
+        "record.withdraw",
+        "record.restore",
+    ]
+    again = run(store_url, "records", "restore", "Q-1", "BJ", "--reason", "x")
+    assert again.exit_code == 1 and "has no withdrawn version" in again.output
