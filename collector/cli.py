@@ -399,3 +399,8 @@ from .cli_notify import contacts, notify  # noqa: E402 - needs main's helpers
 
 main.add_command(contacts)
 main.add_command(notify)
+
+from .cli_records import COMMANDS as _RECORD_COMMANDS  # noqa: E402 - needs main's helpers
+
+for _command in _RECORD_COMMANDS:
+    main.add_command(_command)

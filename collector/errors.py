@@ -4,7 +4,8 @@ CollectorError             base of everything the collector raises
 ├── SettingsError          unsafe or unknown settings (names the key and a fix)
 ├── StoreError             the database (SQLAlchemy errors converted where they enter)
 ├── IngestRefused          an envelope refused as a whole (status, code, bilingual words)
-└── EnrolmentError         a token that is unknown, used or expired; a revoked or unknown agent
+├── EnrolmentError         a token that is unknown, used or expired; a revoked or unknown agent
+└── OperatorError          a bureau command that cannot be done (register, case move, withdraw)
 
 IngestRefused and EnrolmentError carry a stable ``code`` and Chinese and English words; the
 one exception handler in :mod:`collector.api.refusals` turns them into
@@ -54,6 +55,16 @@ class EnrolmentError(CollectorError):
         super().__init__(f"{code}: {message_en}")
         self.status = status
         self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.hint = hint
+
+
+class OperatorError(CollectorError):
+    """A bureau operator's command that cannot be done as asked, with bilingual words."""
+
+    def __init__(self, message_zh: str, message_en: str, hint: str = "") -> None:
+        super().__init__(message_en)
         self.message_zh = message_zh
         self.message_en = message_en
         self.hint = hint

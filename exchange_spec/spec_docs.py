@@ -109,6 +109,25 @@ def _code_users() -> dict[str, list[str]]:
     return users
 
 
+_CASE_NUMBER_SECTION = (
+    "## 办件编号 Case numbers (SBLSH)",
+    "",
+    "- 结构 Structure: 行政区划代码 + 部门代码 + 序号, e.g. `430702` `0301` `2026000001`: the "
+    "6-digit region code (XZQHDM), the department part the bureau assigns to the department, "
+    "then the department's own serial (often year + 6-digit number). "
+    "See `exchange_spec.case_numbers`.",
+    "- 前缀 Prefix: region + department part (`4307020301`) starts every case number the "
+    "department issues. The bureau registers each department's prefixes with the collector; "
+    "prefixes of two departments never overlap.",
+    "- 归属 Ownership: a case belongs to one department, decided when the collector first "
+    "sees it: (1) the registered prefix its number starts with; else (2) the department whose "
+    "catalogue (SX) held the record's item SXBM first; else (3) the department that delivered it "
+    "first. A record for another department's case is refused with `foreign_case`; only the "
+    "bureau moves a case between departments.",
+    "",
+)
+
+
 def render_markdown() -> str:
     """The whole spec document as Markdown."""
     out: list[str] = [
@@ -145,6 +164,7 @@ def render_markdown() -> str:
         "whitespace, shortest numbers): the same record hashes the same whatever its key "
         "order or number formatting.",
         "",
+        *_CASE_NUMBER_SECTION,
         "## 记录类型 Record types",
         "",
         "| type | 中文 | English | 业务键 Business key | 事件时间 Event time |",

@@ -27,6 +27,8 @@ from pathlib import Path
 from installer import legacy_demo_db as legacy
 
 BIN = Path(sys.executable).parent
+#: XZQHDM of the demo mapping (agent/mapping/examples/legacy_demo.toml): 武陵区.
+REGION = "430702"
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class Department:
     code: str  # BMBM
     short: str  # the department's part of the case number
     name: str
+
+    @property
+    def case_number_prefix(self) -> str:
+        """Region + department part: how every case number of the department starts."""
+        return f"{REGION}{self.short}"
 
 
 DEPARTMENTS = (
@@ -186,6 +193,11 @@ def main(argv: list[str] | None = None) -> int:
             (adir / "mapping.toml").write_text(_mapping_for(dept), "utf-8")
             metrics_port = _free_port()
             (adir / "agent.toml").write_text(_agent_config(dept, db, url, metrics_port), "utf-8")
+            # The bureau registers whose case numbers are whose before any agent sends.
+            _run(
+                str(BIN / "esup-collector"), "departments", "add-prefix", "--data-dir", str(cdir),
+                dept.code, dept.case_number_prefix, "--name", dept.name, "--by", "demo",
+            )  # fmt: skip
             token_out = _run(
                 str(BIN / "esup-collector"), "agents", "token", "--data-dir", str(cdir),
                 "--department", dept.code, "--name", dept.name, "--created-by", "demo",

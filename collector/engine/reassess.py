@@ -1,5 +1,6 @@
-"""Reassessment: after a calendar or rules change, propose (never apply) withdrawing or
-keeping verdicts issued on the old basis; a supervisor accepts or rejects each proposal.
+"""Reassessment: after a calendar or rules change, or a record withdrawn by the bureau, propose
+(never apply) withdrawing or keeping verdicts issued on the old basis; a supervisor accepts or
+rejects each proposal.
 
 Accepting a withdrawal writes a row in verdict_withdrawals; the verdict row never changes.
 """
@@ -7,6 +8,7 @@ Accepting a withdrawal writes a row in verdict_withdrawals; the verdict row neve
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -24,23 +26,21 @@ from collector.engine.verdicts.evaluate import due_basis
 from collector.store.tables import reassessment_proposals, verdict_withdrawals, verdicts
 from collector.store.timestamps import as_utc, utc_now
 
-logger = logging.getLogger(__name__)
-
 _COMPARED = ("promised_deadline", "legal_deadline", "warning_on")
+
+logger = logging.getLogger(__name__)
 
 
 def propose(
     engine: Engine, calendar: WorkCalendar, rules: EngineRules, catalogue: Catalogue
 ) -> int:
     """Create pending proposals for verdicts whose basis changed; returns how many."""
-    from collector.engine.page_eval import clock_of
-
     cal_version = int(calendar.version)
-    created = 0
     with engine.begin() as conn:
         already = select(reassessment_proposals.c.verdict_id).where(
             reassessment_proposals.c.calendar_version == cal_version,
             reassessment_proposals.c.rule_version == rules.version,
+            reassessment_proposals.c.cause == "",
         )
         rows = conn.execute(
             select(verdicts)
@@ -55,19 +55,63 @@ def propose(
             )
             .order_by(verdicts.c.id)
         ).all()
-        by_case: dict[str, list[Any]] = {}
-        for row in rows:
-            by_case.setdefault(row.sblsh, []).append(row)
-        cases = {c.sblsh: c for c in load_cases(conn, list(by_case), catalogue)}
-        stored = existing(conn, list(by_case))
-        now = utc_now()
-        for sblsh, case_rows in by_case.items():
-            case = cases.get(sblsh)
-            if case is None:
-                continue
-            for row in case_rows:
-                issued = as_utc(row.issued_at)
-                assert issued is not None
+        return _propose(conn, rows, calendar, rules, catalogue, cause="")
+
+
+def propose_for_case(
+    conn: Connection,
+    sblsh: str,
+    calendar: WorkCalendar,
+    rules: EngineRules,
+    catalogue: Catalogue,
+    *,
+    cause: str,
+) -> int:
+    """After a record of ``sblsh`` was withdrawn (``cause``): propose withdrawing (or keeping,
+    on a changed basis) each of the case's verdicts, judged again on the records left. A case
+    with no records left has nothing to stand on: every verdict is proposed for withdrawal."""
+    rows = conn.execute(
+        select(verdicts)
+        .where(
+            verdicts.c.sblsh == sblsh,
+            verdicts.c.id.not_in(select(verdict_withdrawals.c.verdict_id)),
+        )
+        .order_by(verdicts.c.id)
+    ).all()
+    return _propose(conn, rows, calendar, rules, catalogue, cause=cause)
+
+
+def _propose(
+    conn: Connection,
+    rows: Sequence[Any],
+    calendar: WorkCalendar,
+    rules: EngineRules,
+    catalogue: Catalogue,
+    *,
+    cause: str,
+) -> int:
+    """Insert the proposals for ``rows`` (verdicts) whose basis changed; returns how many."""
+    from collector.engine.page_eval import clock_of
+
+    cal_version = int(calendar.version)
+    created = 0
+    by_case: dict[str, list[Any]] = {}
+    for row in rows:
+        by_case.setdefault(row.sblsh, []).append(row)
+    cases = {c.sblsh: c for c in load_cases(conn, list(by_case), catalogue)}
+    stored = existing(conn, list(by_case))
+    now = utc_now()
+    for sblsh, case_rows in by_case.items():
+        case = cases.get(sblsh)
+        if case is None and not cause:
+            continue
+        for row in case_rows:
+            issued = as_utc(row.issued_at)
+            assert issued is not None
+            old_basis = dict(row.due or {})
+            if case is None:  # every record of the case was withdrawn
+                still_due, new_basis, changed = False, {}, True
+            else:
                 context = CaseContext(yellow_issued_on=yellow_issued_on(stored.get(sblsh, [])))
                 try:
                     clock = clock_of(case, calendar, rules, issued)
@@ -78,32 +122,32 @@ def propose(
                     logger.warning("case %s cannot be reassessed: %r", sblsh, exc)
                     break
                 new_basis = due_basis(clock)
-                old_basis = dict(row.due or {})
                 still_due = (base_rule(row.rule), row.level) in due_now
                 changed = any(old_basis.get(k) != new_basis.get(k) for k in _COMPARED)
-                if still_due and not changed:
-                    continue
-                conn.execute(
-                    reassessment_proposals.insert().values(
-                        verdict_id=row.id,
-                        calendar_version=cal_version,
-                        rule_version=rules.version,
-                        old_basis={
-                            **old_basis,
-                            "calendar_version": row.calendar_version,
-                            "rule_version": row.rule_version,
-                        },
-                        new_basis={
-                            **new_basis,
-                            "calendar_version": cal_version,
-                            "rule_version": rules.version,
-                        },
-                        action="keep" if still_due else "withdraw",
-                        status="pending",
-                        created_at=now,
-                    )
+            if still_due and not changed:
+                continue
+            conn.execute(
+                reassessment_proposals.insert().values(
+                    verdict_id=row.id,
+                    calendar_version=cal_version,
+                    rule_version=rules.version,
+                    old_basis={
+                        **old_basis,
+                        "calendar_version": row.calendar_version,
+                        "rule_version": row.rule_version,
+                    },
+                    new_basis={
+                        **new_basis,
+                        "calendar_version": cal_version,
+                        "rule_version": rules.version,
+                    },
+                    action="keep" if still_due else "withdraw",
+                    status="pending",
+                    created_at=now,
+                    cause=cause,
                 )
-                created += 1
+            )
+            created += 1
     return created
 
 
@@ -119,6 +163,7 @@ class Proposal:
     old_basis: dict[str, Any]
     new_basis: dict[str, Any]
     created_at: datetime
+    cause: str = ""  # "" for a calendar or rules change, "withdrawal:<id>" for a record
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -132,6 +177,7 @@ class Proposal:
             "old_basis": self.old_basis,
             "new_basis": self.new_basis,
             "created_at": self.created_at.isoformat(),
+            "cause": self.cause,
         }
 
 
@@ -158,6 +204,7 @@ def list_proposals(engine: Engine, status: str | None = "pending") -> list[Propo
             r.old_basis,
             r.new_basis,
             r.created_at,
+            r.cause,
         )
         for r in rows
     ]
@@ -208,7 +255,13 @@ def decide(engine: Engine, proposal_id: int, *, accept: bool, by: str, reason: s
                 reason=reason,
             )
         )
-        if accept and row.action == "withdraw":
+        already = conn.execute(
+            select(verdict_withdrawals.c.verdict_id).where(
+                verdict_withdrawals.c.verdict_id == row.verdict_id
+            )
+        ).first()
+        # Two proposals (say a calendar change and a withdrawn record) may both say withdraw.
+        if accept and row.action == "withdraw" and already is None:
             conn.execute(
                 verdict_withdrawals.insert().values(
                     verdict_id=row.verdict_id,

@@ -1,6 +1,7 @@
 """The one path every record takes into the store, from a batch or from an import file.
 
-:class:`RecordWriter` checks the department, validates with exchange_spec, keeps invalid
+:class:`RecordWriter` checks the department, validates with exchange_spec, refuses records of
+another department's case (``foreign_case``, :mod:`.case_owners`), keeps invalid
 records with their problems, stores every distinct version (business key, SJBBH) and moves the
 current record forward only when the SJBBH is higher. For agents it also keeps the delivery
 (agent, seq), so a resent seq is a duplicate and nothing is doubled.
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from exchange_spec import (
+    CASE_TYPES,
     DEFAULT_DATE_BOUNDS,
     DateBounds,
     business_key,
@@ -31,6 +33,7 @@ from exchange_spec import (
     version,
 )
 
+from .case_owners import Claim, Owner, settle_owners
 from .dirty_marks import mark_cases
 from .ingest_sql import statements
 from .recon_reports import is_recon, keep_reports
@@ -139,6 +142,32 @@ def _version_conflict(key: str, sjbbh: int) -> dict[str, str]:
     )
 
 
+_BASIS_WORDS = {
+    "prefix": (
+        "办件编号前缀已登记给该部门",
+        "its case-number prefix is registered to that department",
+    ),
+    "catalogue": ("该事项属于该部门的事项目录", "its item is in that department's catalogue"),
+    "first": ("该部门最先报送了此办件", "that department delivered the case first"),
+    "moved": ("监察机关已将此办件划归该部门", "the bureau assigned the case to that department"),
+}
+
+
+def _foreign_case(sblsh: str, owner: Owner) -> dict[str, str]:
+    why_zh, why_en = _BASIS_WORDS.get(owner.basis, ("", owner.basis))
+    return problem(
+        "foreign_case",
+        "SBLSH",
+        f"办件 {sblsh} 属于部门 {owner.department}（{why_zh}），本部门不能报送它的记录；"
+        "记录未保存，已留存备查。若办件编号或部门编码填错，请更正映射后重新报送；"
+        "若办件确属本部门，请联系监察机关核实",
+        f"case {sblsh} belongs to department {owner.department} ({why_en}); this department "
+        "cannot send its records. The record was not stored (kept as evidence). Fix the "
+        "mapping if the case number or department code is wrong; if the case really is this "
+        "department's, ask the bureau to check it",
+    )
+
+
 def _seq_reused(seq: int) -> dict[str, str]:
     return problem(
         "seq_reused",
@@ -212,6 +241,7 @@ class RecordWriter:
         for p in fresh:  # a resent seq is answered from its delivery, never validated again
             if not p.problems:
                 p.problems = _problems_of(p.record, self.source.department, self.date_bounds)
+        self._refuse_foreign_cases([p for p in fresh if not p.problems])
         valid = [p for p in fresh if not p.problems]
         self._store_versions([p for p in valid if not is_recon(p.record)])
         self._keep_recon([p for p in valid if is_recon(p.record)])
@@ -227,6 +257,28 @@ class RecordWriter:
             )
             for p, status in zip(recons, statuses, strict=True):
                 p.status = status
+
+    def _refuse_foreign_cases(self, valid: list[_Pending]) -> None:
+        """A record of a case that belongs to another department is refused (foreign_case)."""
+        department = self.source.department
+        claims: dict[str, Claim] = {}
+        own_items: set[str] = set()
+        for p in valid:
+            if p.record.get("type") == "SX":
+                own_items.add(str(p.record.get("SXBM", "")))
+            elif p.record.get("type") in CASE_TYPES:
+                sblsh = str(p.record["SBLSH"])
+                sxbm = p.record.get("SXBM")
+                claims.setdefault(sblsh, Claim(sblsh, str(sxbm) if sxbm else None))
+        if not claims:
+            return
+        owners = settle_owners(self.conn, department, claims, own_items=own_items, now=self.now)
+        for p in valid:
+            if p.record.get("type") not in CASE_TYPES:
+                continue
+            owner = owners[str(p.record["SBLSH"])]
+            if owner.department != department:
+                p.problems.append(_foreign_case(str(p.record["SBLSH"]), owner))
 
     def _find_earlier_deliveries(self, pending: list[_Pending]) -> None:
         """A seq this agent delivered before is a duplicate, whatever it carries now."""

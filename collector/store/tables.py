@@ -340,7 +340,16 @@ reassessment_proposals = Table(
     Column("decided_at", DateTime(timezone=True)),
     Column("decided_by", String(100)),
     Column("reason", Text),
-    UniqueConstraint("verdict_id", "calendar_version", "rule_version"),
+    # Why the proposal was made: "" for a calendar or rules change, "withdrawal:<id>" for a
+    # record the bureau withdrew (migration 0008_owner).
+    Column("cause", String(100), nullable=False, server_default=""),
+    UniqueConstraint(
+        "verdict_id",
+        "calendar_version",
+        "rule_version",
+        "cause",
+        name="uq_reassessment_proposals_basis_cause",
+    ),
 )
 
 exemptions = Table(
@@ -500,4 +509,52 @@ Index(
     records_current.c.department,
     records_current.c.record_type,
     records_current.c.event_time,
+)
+
+# -- case ownership, withdrawn records, catch-up waits (issue 8; migration 0008_owner) -------
+# The bureau's register of case-number prefixes (exchange_spec.case_numbers): a case number
+# starting with a department's prefix is that department's case.
+case_number_prefixes = Table(
+    "case_number_prefixes",
+    metadata,
+    Column("prefix", String(40), primary_key=True),
+    Column("department", String(64), ForeignKey("departments.code"), nullable=False, index=True),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+    Column("registered_by", String(100), nullable=False),
+)
+
+# The department each case belongs to, decided once when the case is first seen (prefix,
+# catalogue, first delivery); only the bureau moves a case (`esup-collector case move`).
+case_owners = Table(
+    "case_owners",
+    metadata,
+    Column("sblsh", Text, primary_key=True),
+    Column("department", String(64), nullable=False, index=True),
+    Column("basis", String(16), nullable=False),  # prefix | catalogue | first | moved
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+)
+
+# Record versions the bureau withdrew: the version stays in record_versions as evidence, it
+# no longer counts (records_current holds the highest version not withdrawn).
+record_withdrawals = Table(
+    "record_withdrawals",
+    metadata,
+    Column("version_id", Id, ForeignKey("record_versions.id"), primary_key=True),
+    Column("business_key", Text, nullable=False, index=True),
+    Column("sblsh", Text),
+    Column("withdrawn_at", DateTime(timezone=True), nullable=False),
+    Column("withdrawn_by", String(100), nullable=False),
+    Column("reason", Text, nullable=False),
+)
+
+# Each run of "behind" reports of an agent (open while ended_at is NULL): the engine waits for
+# a department only within a bounded total of such time (collector/engine/catching_up.py).
+backlog_waits = Table(
+    "backlog_waits",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("agent_id", String(64), ForeignKey("agents.agent_id"), nullable=False, index=True),
+    Column("department", String(64), nullable=False, index=True),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("ended_at", DateTime(timezone=True)),
 )

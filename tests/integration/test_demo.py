@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -30,3 +31,20 @@ def test_demo_delivers_both_departments_cases_to_the_collector(tmp_path: Path) -
     assert all(n >= 78 + 10 for n in held.values()), out
     for agent_dir in ("agent-0301", "agent-0302"):
         assert (work / agent_dir / "state").is_dir()
+    # The bureau's register says whose case numbers are whose; nothing was refused as foreign.
+    listed = subprocess.run(
+        [str(Path(sys.executable).parent / "esup-collector"), "departments", "list", "--json",
+         "--data-dir", str(work / "collector")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    prefixes = {d["code"]: d["case_number_prefixes"] for d in json.loads(listed.stdout)}
+    assert prefixes == {
+        "114307020000000001": ["4307020301"],
+        "114307020000000002": ["4307020302"],
+    }
+    refused = subprocess.run(
+        [str(Path(sys.executable).parent / "esup-collector"), "records", "refused", "--json",
+         "--code", "foreign_case", "--data-dir", str(work / "collector")],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(refused.stdout) == []
