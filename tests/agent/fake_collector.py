@@ -114,7 +114,14 @@ class FakeCollector:
         manifest = data.get("manifest") or {}
         agent_id = manifest.get("agent_id")
         if agent_id in self.revoked:
-            return 403, protocol.error_body("agent_revoked", "代理已吊销", "agent revoked")
+            # Signed for this manifest, as the real collector does: the one refusal that
+            # stops an agent.
+            frame = protocol.refusal(agent_id, manifest, "agent_revoked", self.key_id)
+            return 403, {
+                **protocol.error_body("agent_revoked", "代理已吊销", "agent revoked"),
+                "refusal": frame,
+                "refusal_signature": protocol.sign(self.key, frame),
+            }
         if agent_id not in self.agents:
             return 403, protocol.error_body("unknown_agent", "未知代理", "unknown agent")
         try:
@@ -151,7 +158,13 @@ class FakeCollector:
                 return 400, protocol.error_body("hash_mismatch", "哈希不符", f"seq {seq}")
             covered.append(seq)
             problems = validate_record(record)
-            if problems:
+            held = self.records.get(seq)
+            if held is not None and canonical_bytes(held) != canonical_bytes(record):
+                rejected.append(
+                    {"seq": seq, "code": "seq_reused", "path": "", "message_zh": "序号已用",
+                     "message_en": "seq reused", "last_seq": max(self.records)}
+                )  # fmt: skip
+            elif problems:
                 p = problems[0]
                 rejected.append(
                     {"seq": seq, "code": p.code, "path": p.path,
@@ -171,7 +184,12 @@ class FakeCollector:
         if protocol.frame_hash(body) != data["manifest"]["body_hash"]:
             return 400, protocol.error_body("hash_mismatch", "哈希不符", "body_hash")
         self.heartbeats.append(body)
-        ack = protocol.heartbeat_ack(data["manifest"]["agent_id"], data["manifest"], self.key_id)
+        ack = protocol.heartbeat_ack(
+            data["manifest"]["agent_id"],
+            data["manifest"],
+            self.key_id,
+            last_seq=max(self.records, default=0),
+        )
         ack["collector_time"] = self.clock().isoformat(timespec="milliseconds")
         signer = self.sign_receipts_with or self.key
         return 200, {

@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 
 from agent.enrol import enrol
 from agent.heartbeat import send_heartbeat
-from agent.outbox import Outbox, OutboxRecord
 from agent.push import Pusher
 from agent.signing import AgentKeys
+from agent.state import Outbox, OutboxRecord
 from collector.app import create_app
 from collector.settings import CollectorSettings
 from collector.store.engine import make_engine
@@ -61,7 +61,7 @@ def test_enrol_push_heartbeat_and_revocation_with_the_real_collector(
         assert outbox.record(seqs[6])["state"] == "rejected"
 
         send_heartbeat(outbox, keys, enrolment, client)
-        assert outbox.get_meta("clock_offset_seconds") is not None  # from the signed ack
+        assert outbox.link.clock_offset is not None  # from the signed ack
 
         with engine.begin() as conn:
             revoke(conn, enrolment.agent_id, "test", now=utc_now())

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.errors import OutboxError, OutboxFull
-from agent.outbox import Limits, Outbox, OutboxRecord, QuarantineItem
+from agent.state import Limits, Outbox, OutboxRecord, QuarantineItem
 
 from .agent_setup import sb_records
 
@@ -83,10 +83,10 @@ def test_polling_pauses_at_max_records_and_resumes_after_delivery(tmp_path: Path
         seqs = ob.commit_chunk("s", "t", recs(ten[:4])).seqs
         with pytest.raises(OutboxFull, match="max_records"):
             ob.check_room()
-        assert "outbox full" in ob.get_meta("paused")
+        assert "outbox full" in ob.paused
         ob.mark_delivered(seqs[:1])
         ob.check_room()
-        assert ob.get_meta("paused") is None
+        assert ob.paused is None
 
 
 def test_polling_pauses_at_max_bytes(tmp_path: Path, ten) -> None:
@@ -105,10 +105,10 @@ def test_disk_reserve_pauses_and_resumes_by_itself(tmp_path: Path) -> None:
     with Outbox(tmp_path / "o.db", limits, free_space=lambda p: free["bytes"]) as ob:
         with pytest.raises(OutboxFull, match="disk reserve"):
             ob.check_room()
-        assert "disk reserve" in ob.get_meta("paused")
+        assert "disk reserve" in ob.paused
         free["bytes"] = 600 * 2**20
         ob.check_room()
-        assert ob.get_meta("paused") is None
+        assert ob.paused is None
 
 
 def test_disk_reserve_against_the_real_disk(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_read_only_outbox_refuses_writes_and_a_missing_one_is_explained(tmp_path
     Outbox(tmp_path / "o.db").close()
     with Outbox(tmp_path / "o.db", readonly=True) as ob:
         with pytest.raises(OutboxError, match="read-only"):
-            ob.set_meta("x", 1)
+            ob.add_counter("x")
 
 
 def test_pending_batches_are_bounded_by_count_and_bytes(tmp_path: Path, ten) -> None:
@@ -143,7 +143,7 @@ WRITER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from agent.outbox import Outbox, OutboxRecord
+    from agent.state import Outbox, OutboxRecord
 
     ob = Outbox(Path(sys.argv[1]))
     n = 0
@@ -178,7 +178,7 @@ def test_kill_9_while_writing_never_leaves_the_cursor_ahead_of_records(tmp_path:
             proc.wait()
         with Outbox(path) as ob:
             cursor = ob.cursor("src", "SB:t")
-            keys = [r[0] for r in ob._query("SELECT business_key FROM records")]
+            keys = [r[0] for r in ob.store.query("SELECT business_key FROM records")]
         chunk = cursor["chunk"]
         # Exactly the chunks up to the cursor are stored: no record beyond it, none missing.
         stored = {int(k.split("|")[1]) for k in keys}

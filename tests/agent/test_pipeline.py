@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from agent.mapping import Mapping
-from agent.outbox import Limits, Outbox
 from agent.pipeline import Pipeline, replay_quarantine, table_key
 from agent.sources import SourceSettings, TableSettings
+from agent.state import Limits, Outbox
 from installer.legacy_demo_db import (
     SLXX_COLUMNS,
     connect,
@@ -106,7 +106,7 @@ def test_a_full_outbox_pauses_polling_and_nothing_is_lost(tmp_path: Path, legacy
         p = pipeline(tmp_path, legacy, outbox, broken=True)
         [report] = p.poll()
         assert report.paused and "max_records" in report.paused
-        assert outbox.get_meta("paused")
+        assert outbox.paused
         captured = report.added
         assert captured < VALID
         for _ in range(10):  # deliver what is there, poll again, until the table is read
@@ -117,7 +117,7 @@ def test_a_full_outbox_pauses_polling_and_nothing_is_lost(tmp_path: Path, legacy
             if not report.paused and report.rows == 0:
                 break
         assert captured == VALID
-        assert outbox.get_meta("paused") is None
+        assert outbox.paused is None
 
 
 def test_a_row_corrected_in_the_legacy_system_leaves_the_quarantine(

@@ -16,9 +16,9 @@ from agent.config import CollectorSection
 from agent.enrol import enrol
 from agent.errors import EnrolError, PushRefused
 from agent.heartbeat import send_heartbeat
-from agent.outbox import Outbox, OutboxRecord
 from agent.push import Pusher
 from agent.signing import HMAC_KEY_FILE, PRIVATE_KEY_FILE, AgentKeys
+from agent.state import Outbox, OutboxRecord
 from agent.transport import build_client
 from exchange_spec import protocol
 
@@ -171,7 +171,7 @@ def test_a_stale_clock_is_measured_and_the_batch_re_signed(
     fill(outbox, records[:2])
     outcome = pusher.push()
     assert outcome.error is None and outcome.delivered == 2
-    assert abs(outbox.get_meta("clock_offset_seconds") - 3600) < 60
+    assert abs(outbox.link.clock_offset - 3600) < 60
 
 
 def test_a_revoked_agent_stops_pushing_and_keeps_everything(
@@ -184,7 +184,7 @@ def test_a_revoked_agent_stops_pushing_and_keeps_everything(
     outcome = pusher.push()
     assert outcome.stopped and "refuses this agent" in outcome.error
     assert outbox.stats()["pending"] == 2
-    assert "403 agent_revoked" in outbox.get_meta("push_stopped")
+    assert "403 agent_revoked" in outbox.link.stopped
     requests = len(fake.seen)
     assert pusher.tick() is None  # looks again only after a while
     clock.now += 10_000
@@ -237,7 +237,7 @@ def test_heartbeat_reports_state_and_measures_the_clock_offset(
     [beat] = fake.heartbeats
     assert beat["outbox_pending"] == 3 and beat["name"] == "fe-01"
     assert beat["cursors"][0]["cursor"]["key"] == 3
-    assert abs(outbox.get_meta("clock_offset_seconds") + 120) < 60
+    assert abs(outbox.link.clock_offset + 120) < 60
 
 
 def test_heartbeats_and_batches_sign_with_the_learnt_offset(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_heartbeats_and_batches_sign_with_the_learnt_offset(tmp_path: Path) -> N
     pusher, outbox, _ = make_pusher(tmp_path, fake)
     with pytest.raises(PushRefused, match="stale"):
         send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
-    assert abs(outbox.get_meta("clock_offset_seconds") + 3600) < 60
+    assert abs(outbox.link.clock_offset + 3600) < 60
     send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
     assert len(fake.heartbeats) == 1
 
@@ -255,7 +255,7 @@ def test_an_unsigned_heartbeat_time_is_not_trusted(tmp_path: Path) -> None:
     pusher, outbox, _ = make_pusher(tmp_path, fake)
     fake.sign_receipts_with = Ed25519PrivateKey.generate()
     send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
-    assert outbox.get_meta("clock_offset_seconds") is None
+    assert outbox.link.clock_offset is None
 
 
 def test_enrolment_pins_the_collector_key_and_keeps_secrets_private(tmp_path: Path) -> None:
