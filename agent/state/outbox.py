@@ -81,6 +81,10 @@ class Outbox:
         self.readonly = readonly
         self._free_space = free_space
         self._clock = clock
+        # Free space at the last check, and how much the disk lost since the one before: what
+        # the next chunk is expected to cost, WAL pages and indexes included.
+        self._last_free: int | None = None
+        self._last_drop = 0
         self.store = StateStore(path, readonly=readonly, clock=clock)
         self.records = Records(self.store)
         self.quarantined = Quarantine(self.store)
@@ -214,7 +218,9 @@ class Outbox:
 
     def pause_reason(self, incoming_bytes: int = 0) -> str | None:
         """Why polling must pause now, or None when there is room for ``incoming_bytes``
-        more. Cheap enough for every chunk: running totals and one statvfs."""
+        more. Cheap enough for every chunk: running totals and one statvfs. The disk must
+        keep its reserve after the next chunk, whose cost is the larger of ``incoming_bytes``
+        written twice and what the disk lost since the previous check."""
         count, size = self.pending_totals()
         if count >= self.limits.max_records:
             return (
@@ -232,7 +238,11 @@ class Outbox:
             free = self._free_space(self.path.parent)
         except OSError as exc:
             return f"cannot measure free disk space of {self.path.parent}: {exc}"
-        if free - WRITE_FACTOR * incoming_bytes < self.limits.disk_reserve_bytes:
+        if self._last_free is not None:
+            self._last_drop = max(0, self._last_free - free)
+        self._last_free = free
+        cost = max(WRITE_FACTOR * incoming_bytes, self._last_drop)
+        if free - cost < self.limits.disk_reserve_bytes:
             return (
                 f"disk reserve reached: {free // 2**20} MiB free on {self.path.parent}, "
                 f"reserve outbox.disk_reserve_mb = {self.limits.disk_reserve_bytes // 2**20} "
