@@ -39,7 +39,7 @@ from .backlog import CaptureState
 from .backoff import Backoff
 from .errors import OutboxError, PushError, PushRefused
 from .signing import AgentKeys, Enrolment
-from .state import Outbox, PendingRecord
+from .state import Outbox, PendingRecord, Settled
 from .transport import EnvelopeRefused, post_json
 
 log = logging.getLogger("esup.agent")
@@ -52,6 +52,8 @@ STOPPED_RECHECK_SECONDS = 60.0
 STALE_WORDS = ("stale", "skew", "clock", "expired", "too_old", "future")
 #: The collector holds this seq with other content: send the record again under a new seq.
 SEQ_REUSED = "seq_reused"
+#: The collector holds this version with other content: the next version, where we number.
+VERSION_CONFLICT = "version_conflict"
 
 
 def utc_now() -> datetime:
@@ -78,6 +80,7 @@ class ReceiptResult:
     delivered: list[int] = field(default_factory=list)
     rejected: list[tuple[int, str, str]] = field(default_factory=list)
     renumber: list[int] = field(default_factory=list)  # seq_reused: sent again
+    conflicts: list[tuple[int, str, str]] = field(default_factory=list)  # version_conflict
     collector_last_seq: int | None = None
 
 
@@ -214,7 +217,9 @@ class Pusher:
             raise UntrustedReceipt(f"the receipt's ranges are malformed ({exc})") from exc
         # A seq the collector holds with other content is sent again, whatever else it says.
         again = set(result.renumber)
-        result.rejected = [(s, c, r) for s, (c, r) in sorted(refused.items()) if s not in again]
+        for s, (c, r) in sorted(refused.items()):
+            if s not in again:
+                (result.conflicts if c == VERSION_CONFLICT else result.rejected).append((s, c, r))
         result.delivered = sorted(covered - again - set(refused))
         result.renumber = sorted(again)
         return result
@@ -238,32 +243,43 @@ class Pusher:
             raise PushRefused(exc.status, exc.code, _refusal_words(exc)) from exc
         receipt = self.check_receipt(answer, manifest)
         backlog = protocol.read_backlog(manifest)
-        if not receipt.delivered and not receipt.rejected and not receipt.renumber:
+        if not (receipt.delivered or receipt.rejected or receipt.renumber or receipt.conflicts):
             # Sending the same batch again at once would loop; wait like after a failure.
             raise UntrustedReceipt("the receipt covers none of the records sent; will retry")
         settled = self.outbox.settle(
             receipt.delivered,
             receipt.rejected,
             renumber=receipt.renumber,
+            conflicts=receipt.conflicts,
             collector_last_seq=receipt.collector_last_seq,
             behind=backlog is not None and backlog.behind,
         )
-        self._tell(receipt, settled.renumbered)
+        self._tell(receipt, settled)
         outcome.delivered += settled.delivered
         outcome.rejected += settled.rejected
         outcome.renumbered += settled.renumbered
         outcome.batches += 1
 
-    def _tell(self, receipt: ReceiptResult, renumbered: int) -> None:
-        """A record refused or sent again is never silent."""
-        for seq, code, reason in receipt.rejected:
+    def _tell(self, receipt: ReceiptResult, settled: Settled) -> None:
+        """A record refused or sent again is never silent: one line per batch."""
+        if settled.rejected:
+            seq, code, reason = (receipt.rejected or receipt.conflicts)[0]
             log.warning(
-                "the collector rejected record seq %d (%s): %s; kept in the outbox as rejected "
-                "(esup-agent status lists it) / 记录被监察中心拒收",
+                "the collector rejected %d record(s) of this batch, e.g. seq %d (%s): %s; kept "
+                "in the outbox as rejected, `esup-agent status` lists them / 记录被监察中心拒收",
+                settled.rejected,
                 seq,
                 code,
                 reason,
             )
+        if settled.reversioned:
+            log.warning(
+                "the collector already holds %d of these records' versions with other content "
+                "(was the state directory restored from a backup?); they are sent again as "
+                "the next version / 数据版本已被占用，已改用新版本号重发",
+                settled.reversioned,
+            )
+        renumbered = settled.renumbered
         if renumbered:
             log.warning(
                 "the collector already holds %d of these sequence numbers with other records "

@@ -62,6 +62,7 @@ class Settled:
     delivered: int = 0
     rejected: int = 0
     renumbered: int = 0
+    reversioned: int = 0
 
 
 class Outbox:
@@ -171,18 +172,29 @@ class Outbox:
         rejected: Sequence[tuple[int, str, str]] = (),
         *,
         renumber: Sequence[int] = (),
+        conflicts: Sequence[tuple[int, str, str]] = (),
         collector_last_seq: int | None = None,
         behind: bool | None = None,
     ) -> Settled:
         """Apply one verified receipt in ONE transaction: delivered seqs, rejected ones (kept
-        with the collector's reason, not sent again), and seqs the collector already held with
-        other content (``renumber``: sent again under fresh numbers above its last seq)."""
+        with the collector's reason, not sent again), seqs the collector already held with
+        other content (``renumber``: sent again under fresh numbers above its last seq), and
+        ``conflicts``: records whose version the collector holds with other content, sent
+        again as the next version where the agent numbered it, else rejected."""
         now = self.store.now()
         with self.store.transaction("mark records delivered") as conn:
             if collector_last_seq is not None:
                 self.link.heard_last_seq(collector_last_seq, conn)
             n_delivered = Records.mark_delivered(conn, delivered, now)
-            n_rejected = Records.mark_rejected(conn, rejected, now)
+            kept = list(rejected)
+            reversioned = 0
+            for seq, code, reason in conflicts:
+                why = self.records.next_version(conn, seq, self.link.collector_last_seq, now)
+                if why is None:
+                    reversioned += 1
+                else:
+                    kept.append((seq, code, f"{reason} ({why})"))
+            n_rejected = Records.mark_rejected(conn, kept, now)
             moved = (
                 self.records.renumber(conn, renumber, self.link.collector_last_seq)
                 if renumber
@@ -191,9 +203,10 @@ class Outbox:
             Stats.count(conn, "delivered", n_delivered)
             Stats.count(conn, "rejected", n_rejected)
             Stats.count(conn, "renumbered", moved)
+            Stats.count(conn, "reversioned", reversioned)
             if behind is not None:
                 self.link.batch_acknowledged(conn, now, behind=behind)
-        return Settled(n_delivered, n_rejected, moved)
+        return Settled(n_delivered, n_rejected, moved, reversioned)
 
     def mark_delivered(self, seqs: Sequence[int]) -> int:
         return self.settle(seqs).delivered

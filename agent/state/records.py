@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -192,6 +193,53 @@ class Records:
                 moved += 1
         conn.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'records'", (top,))
         return moved
+
+    def next_version(self, conn: sqlite3.Connection, seq: int, floor: int, now: str) -> str | None:
+        """A pending record the agent numbered whose version the collector already holds with
+        other content (its state directory was restored from a backup, so it numbered from an
+        older last version): send it again as the next version, under a fresh seq.
+
+        Returns None when done, else why the record is kept as rejected instead: its version
+        came from the legacy data, or a later capture of the same key carries newer content."""
+        row = conn.execute(
+            "SELECT record_type, business_key, version, body, data_hash, event_time, source, "
+            "table_key, captured_at FROM records WHERE seq = ? AND state = 'pending'",
+            (seq,),
+        ).fetchone()
+        if row is None or row[4] is None or row[3] is None:
+            return "the version comes from the department's system"
+        rtype, key, number = row[0], row[1], int(row[2])
+        newest = conn.execute(
+            "SELECT max(version) FROM records WHERE record_type = ? AND business_key = ?",
+            (rtype, key),
+        ).fetchone()[0]
+        if int(newest) > number:
+            return "a later capture of the same record carries newer content"
+        body = canonical_bytes({**json.loads(row[3]), "SJBBH": number + 1})
+        self.raise_floor(conn, floor)
+        new_seq = self.last_seq(conn) + 1
+        # Deleted and inserted, not updated: the running totals follow inserts and deletes.
+        conn.execute("DELETE FROM records WHERE seq = ?", (seq,))
+        conn.execute(
+            "INSERT INTO records (seq, record_type, business_key, version, content_hash, "
+            "data_hash, body, event_time, source, table_key, captured_at, bytes) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                new_seq,
+                rtype,
+                key,
+                number + 1,
+                hash_canonical(body),
+                row[4],
+                body.decode("utf-8"),
+                row[5],
+                row[6],
+                row[7],
+                row[8] or now,
+                len(body),
+            ),
+        )
+        return None
 
     # -- delivery ---------------------------------------------------------------------------
     def pending_batch(self, max_records: int, max_bytes: int) -> list[PendingRecord]:

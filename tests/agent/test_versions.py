@@ -204,3 +204,38 @@ def test_a_mapped_version_column_is_used_as_is(tmp_path: Path) -> None:
         outbox.commit_chunk("xzsp", "SB:T", changed)
         # The department system's SJBBH stays: the outbox does not number over it.
         assert [outbox.record(s)["version"] for s in (1, 2)] == [2, 2]
+
+
+def test_after_a_restore_a_changed_row_goes_above_the_versions_the_collector_holds(
+    tmp_path: Path, collector: tuple[TestClient, Engine]
+) -> None:
+    """The backup knew version 1; versions 2 went after it. Changed again after the restore,
+    the row is first numbered 2 (refused: the collector holds 2), then 3, which becomes current."""
+    import shutil
+    import sqlite3
+
+    dept = Department(tmp_path, *collector)
+    dept.poll()
+    dept.push()
+    backup = tmp_path / "backup.sqlite3"
+    with sqlite3.connect(backup) as copy:
+        dept.outbox.store._conn.backup(copy)
+    dept.clerk_renames("周九", datetime(2026, 11, 1, 9, 0))
+    dept.poll()
+    dept.push()
+    assert dept.current() == (2, "周九")
+
+    dept.outbox.close()
+    shutil.copy(backup, tmp_path / "state" / "outbox.sqlite3")  # the restore
+    for stale in (tmp_path / "state").glob("outbox.sqlite3-*"):
+        stale.unlink()
+    dept.outbox = Outbox(tmp_path / "state" / "outbox.sqlite3")
+    dept.pipeline.outbox = dept.outbox
+    dept.pusher = Pusher(dept.outbox, dept.pusher.keys, dept.pusher.enrolment, dept.pusher.client)
+    dept.clerk_renames("吴十", datetime(2026, 11, 2, 9, 0))
+    dept.poll()  # re-reads what went after the backup too
+    for _ in range(4):  # each refusal is answered by sending again
+        dept.pusher.push()
+    assert dept.current() == (3, "吴十")
+    assert dept.outbox.stats()["pending"] == 0 and dept.outbox.stats()["rejected"] == 0
+    assert dept.outbox.counters().get("reversioned") == 1
