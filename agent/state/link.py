@@ -129,10 +129,6 @@ class CollectorLink:
             facts["push_trouble"] = None
         self._save(conn, **facts)
 
-    def told(self, *, behind: bool) -> None:
-        if behind != self.told_behind:
-            self._save(None, told_behind=behind)
-
     # -- pushing stopped or failing ---------------------------------------------------------
     def stop(self, message: str) -> None:
         self._save(None, push_stopped=message)

@@ -45,7 +45,8 @@ class FakeCollector:
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     # Every request as received: (path, headers, decoded JSON body), failed ones included.
     seen: list[tuple[str, dict[str, str], Any]] = field(default_factory=list)
-    # Failure modes: statuses/"connect" to answer the next requests with, in order.
+    # Failure modes: statuses/"connect" to answer the next requests with, in order. Over a
+    # real HTTP server, ("html", status) answers a proxy's HTML error page.
     fail_next: list[Any] = field(default_factory=list)
     sign_receipts_with: Ed25519PrivateKey | None = None  # a wrong key: untrusted receipts
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -213,6 +214,10 @@ class FakeCollectorServer:
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 with fake.lock:
+                    if fake.fail_next and isinstance(fake.fail_next[0], tuple):
+                        _, status = fake.fail_next.pop(0)
+                        self._page(status)
+                        return
                     status, answer = fake.route(self.command, self.path, body)
                 out = json.dumps(answer).encode()
                 self.send_response(status)
@@ -220,6 +225,14 @@ class FakeCollectorServer:
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
+
+            def _page(self, status: int) -> None:
+                page = f"<html><body><h1>{status}</h1>Access denied by proxy</body></html>"
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page.encode())
 
             do_GET = do_POST = _answer
 

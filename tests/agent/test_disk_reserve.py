@@ -11,11 +11,10 @@ from pathlib import Path
 import pytest
 
 from agent.pipeline import Pipeline
-from agent.sources import SourceSettings, TableSettings
 from agent.state import Limits, Outbox
 from installer.legacy_demo_db import create_legacy_sqlite
 
-from .agent_setup import write_mapping
+from .agent_setup import sb_source, write_mapping
 
 RESERVE = 10 * 2**20
 VALID = 45  # of the 50 demo rows: every tenth is secret-level (excluded)
@@ -40,21 +39,9 @@ class Disk:
 
 
 def pipeline(tmp_path: Path, outbox: Outbox) -> Pipeline:
-    table = TableSettings(
-        record_type="SB",
-        table="T_SQ_SLXX",
-        mode="timestamp",
-        timestamp_column="XGSJ",
-        key_column="ID",
-        delay_seconds=0,
-        reread_seconds=0,
-    )
-    source = SourceSettings(
-        name="xzsp",
-        connection=create_legacy_sqlite(tmp_path / "legacy.db", n=50),
-        fetch_size=7,
-        tables=(table,),
-        mapping=str(write_mapping(tmp_path / "mapping.toml")),
+    source = sb_source(
+        create_legacy_sqlite(tmp_path / "legacy.db", n=50),
+        write_mapping(tmp_path / "mapping.toml"),
     )
     return Pipeline.for_source(source, outbox, b"k" * 32)
 

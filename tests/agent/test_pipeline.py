@@ -9,7 +9,6 @@ import pytest
 
 from agent.mapping import Mapping
 from agent.pipeline import Pipeline, replay_quarantine, table_key
-from agent.sources import SourceSettings, TableSettings
 from agent.state import Limits, Outbox
 from installer.legacy_demo_db import (
     SLXX_COLUMNS,
@@ -19,26 +18,14 @@ from installer.legacy_demo_db import (
     insert_rows,
 )
 
-from .agent_setup import write_mapping
+from .agent_setup import sb_source, write_mapping
 
 # 50 demo applications: every 10th is secret-level (excluded); every 3rd has a time format
 # the broken mapping does not know (quarantined unless excluded).
 EXCLUDED, QUARANTINED, VALID = 5, 15, 30
 
 
-def settings(odbc: str, mapping: Path, fetch_size: int = 7) -> SourceSettings:
-    table = TableSettings(
-        record_type="SB",
-        table="T_SQ_SLXX",
-        mode="timestamp",
-        timestamp_column="XGSJ",
-        key_column="ID",
-        delay_seconds=0,
-        reread_seconds=0,
-    )
-    return SourceSettings(
-        name="xzsp", connection=odbc, fetch_size=fetch_size, tables=(table,), mapping=str(mapping)
-    )
+settings = sb_source
 
 
 @pytest.fixture

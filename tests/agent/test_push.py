@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import stat
 from datetime import timedelta
 from pathlib import Path
@@ -330,63 +329,6 @@ def test_a_receipt_covering_nothing_is_a_failure_not_a_loop(
 
 
 # -- refusals that must not stop the agent, and receipts that cannot be written ---------------
-class HtmlProxy:
-    """A real local HTTP server standing where the collector should be: it answers the first
-    ``pages`` POSTs with an HTML error page (a proxy's 403), then passes requests on to the
-    fake collector."""
-
-    PAGE = b"<html><body><h1>403 Forbidden</h1><p>Access denied by proxy</p></body></html>"
-
-    def __init__(self, fake: FakeCollector, pages: int, status: int = 403) -> None:
-        import gzip
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        proxy = self
-        self.pages = pages
-        self.answered = 0
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-                if proxy.answered < proxy.pages:
-                    proxy.answered += 1
-                    self.send_response(status)
-                    self.send_header("Content-Type", "text/html")
-                    self.send_header("Content-Length", str(len(proxy.PAGE)))
-                    self.end_headers()
-                    self.wfile.write(proxy.PAGE)
-                    return
-                if self.headers.get("Content-Encoding") == "gzip":
-                    body = gzip.decompress(body)
-                with fake.lock:
-                    code, answer = fake.route("POST", self.path, body)
-                out = json.dumps(answer).encode()
-                self.send_response(code)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> HtmlProxy:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.mark.parametrize("status", [403, 401])
 def test_a_proxys_html_refusal_is_retried_not_taken_for_a_revocation(
     tmp_path: Path, records: list[dict[str, Any]], status: int
@@ -394,10 +336,11 @@ def test_a_proxys_html_refusal_is_retried_not_taken_for_a_revocation(
     fake = FakeCollector()
     keys, enrolment = enrolled(tmp_path / "state", fake)
     clock = Clock()
+    fake.fail_next = [("html", status), ("html", status)]  # a proxy's pages, twice
     with (
-        HtmlProxy(fake, pages=2, status=status) as proxy,
+        FakeCollectorServer(fake) as server,
         Outbox(tmp_path / "state" / "o.db") as outbox,
-        build_client(section(proxy.url)) as client,
+        build_client(section(server.url)) as client,
     ):
         fill(outbox, records[:3])
         pusher = Pusher(

@@ -19,34 +19,18 @@ from agent.mapping import Mapping
 from agent.pipeline import Pipeline, map_chunk
 from agent.push import Pusher
 from agent.signing import AgentKeys
-from agent.sources import SourceSettings, TableSettings
+from agent.sources import TableSettings
 from agent.state import Outbox
-from collector.app import create_app
-from collector.settings import CollectorSettings
-from collector.store.engine import make_engine
 from collector.store.enrolment import create_token
-from collector.store.migrate import upgrade
 from collector.store.tables import deliveries, record_versions, records_current
 from collector.store.timestamps import utc_now
 from installer.legacy_demo_db import connect, create_legacy_sqlite
 
-from .agent_setup import SB_MAPPING, write_mapping
+from .agent_setup import SB_MAPPING, sb_source, write_mapping
 
 DEPARTMENT = "114307020000000001"  # BMBM of the records the test mapping makes
 ROW = 1  # legacy row ID the clerk corrects
 KEY = "SB|43070203012026000001"  # its record's business key (SBLSH from LSH 1)
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[tuple[TestClient, Engine]]:
-    settings = CollectorSettings(
-        data_dir=tmp_path / "collector", store_url=f"sqlite:///{tmp_path / 'collector.db'}"
-    )
-    engine = make_engine(settings.resolved_store_url)
-    upgrade(engine)
-    with TestClient(create_app(settings)) as client:
-        yield client, engine
-    engine.dispose()
 
 
 class Department:
@@ -60,19 +44,7 @@ class Department:
         keys = AgentKeys(tmp_path / "state")
         enrolment = enrol(client, keys, token=token, department=DEPARTMENT)
         self.outbox = Outbox(tmp_path / "state" / "outbox.sqlite3")
-        table = TableSettings(
-            record_type="SB",
-            table="T_SQ_SLXX",
-            mode="timestamp",
-            timestamp_column="XGSJ",
-            key_column="ID",
-            delay_seconds=0,
-            reread_seconds=0,
-        )
-        mapping = write_mapping(tmp_path / "mapping.toml")
-        source = SourceSettings(
-            name="xzsp", connection=self.odbc, tables=(table,), mapping=str(mapping)
-        )
+        source = sb_source(self.odbc, write_mapping(tmp_path / "mapping.toml"))
         self.pipeline = Pipeline.for_source(source, self.outbox, b"k" * 32)
         self.pusher = Pusher(self.outbox, keys, enrolment, client)
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
@@ -72,19 +75,52 @@ def run_until(agent: Proc, check: object, what: str) -> None:
     wait_until(check, 240, what, agent.log)  # type: ignore[arg-type]
 
 
-def test_corrections_survive_a_sigkill_between_capture_and_delivery(tmp_path: Path) -> None:
-    port = free_port()
+@dataclass
+class Site:
+    """A collector process and one department whose agent is enrolled with it."""
+
+    cdir: Path
+    port: int
+    collector: Proc
+    dept: Department
+    store: CollectorStore
+    agents: list[Proc] = field(default_factory=list)
+
+    def agent(self) -> Proc:
+        """A new agent process (killed at the end of the test whatever happens)."""
+        self.agents.append(self.dept.agent())
+        return self.agents[-1]
+
+    def start_collector(self) -> None:
+        self.collector = collector_proc(self.cdir, self.port).start()
+        wait_http(f"http://127.0.0.1:{self.port}/healthz", 60, self.collector.log)
+
+
+@contextmanager
+def site(tmp_path: Path) -> Iterator[Site]:
     cdir = tmp_path / "collector"
     cdir.mkdir()
-    collector = collector_proc(cdir, port).start()
+    port = free_port()
+    dept = Department(tmp_path / "dept", f"http://127.0.0.1:{port}")
+    store = CollectorStore(f"sqlite:///{cdir / 'collector.db'}")
+    it = Site(cdir, port, collector_proc(cdir, port), dept, store)
     try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, collector.log)
-        dept = Department(tmp_path / "dept", f"http://127.0.0.1:{port}")
+        it.start_collector()
         dept.create(CASES)
         dept.enrol(cdir)
-        store = CollectorStore(f"sqlite:///{cdir / 'collector.db'}")
+        yield it
+    finally:
+        for agent in it.agents:
+            agent.kill()
+        it.collector.kill()
+        store.close()
+
+
+def test_corrections_survive_a_sigkill_between_capture_and_delivery(tmp_path: Path) -> None:
+    with site(tmp_path) as it:
+        dept, store = it.dept, it.store
         expected = dept.expected_keys(CASES)
-        agent = dept.agent()
+        agent = it.agent()
         run_until(
             agent,
             lambda: store.scalar("SELECT COUNT(*) FROM records_current") >= len(expected),
@@ -94,16 +130,15 @@ def test_corrections_survive_a_sigkill_between_capture_and_delivery(tmp_path: Pa
 
         # The collector goes away; a clerk changes the acceptance status 01 -> 04; the agent
         # captures the corrections and is SIGKILLed before it could deliver them.
-        collector.kill()
+        it.collector.kill()
         correct(dept, CORRECTED, datetime(2026, 11, 1, 9, 0), ZT="04", BSLYY="材料不全")
         wait_until(lambda: pending(dept) >= len(CORRECTED), 120, "the capture", agent.log)
         agent.kill()
         # Corrected again while the agent is down: v2 still pending when v3 is captured.
         correct(dept, CORRECTED[:2], datetime(2026, 11, 2, 9, 0), BLR="王更正")
 
-        collector = collector_proc(cdir, port).start()
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, collector.log)
-        agent = dept.agent()
+        it.start_collector()
+        agent = it.agent()
         run_until(
             agent,
             lambda: (
@@ -119,34 +154,23 @@ def test_corrections_survive_a_sigkill_between_capture_and_delivery(tmp_path: Pa
         assert all(current_sl(store, i)[1]["BLRXM"] == "王更正" for i in CORRECTED[:2])
         assert_exactly_once(store, expected, corrections=len(CORRECTED) + 2)
         assert "Traceback" not in agent.log.read_text()
-        store.close()
-    finally:
-        collector.kill()
 
 
 def test_a_state_directory_restored_from_a_backup_loses_nothing(tmp_path: Path) -> None:
-    port = free_port()
-    cdir = tmp_path / "collector"
-    cdir.mkdir()
-    collector = collector_proc(cdir, port).start()
-    try:
-        wait_http(f"http://127.0.0.1:{port}/healthz", 60, collector.log)
-        dept = Department(tmp_path / "dept", f"http://127.0.0.1:{port}")
-        dept.create(CASES)
-        dept.enrol(cdir)
-        store = CollectorStore(f"sqlite:///{cdir / 'collector.db'}")
+    with site(tmp_path) as it:
+        dept, store = it.dept, it.store
 
         def holds(cases: int) -> bool:
             return store.current_keys_count() >= len(dept.expected_keys(cases))
 
-        agent = dept.agent()
+        agent = it.agent()
         run_until(agent, lambda: holds(CASES), "the first delivery")
         assert agent.terminate() == 0
         backup = tmp_path / "backup"
         shutil.copytree(dept.root / "state", backup)
 
         dept.add_cases(CASES + 1, CASES + 40)  # about 90 records, delivered after the backup
-        agent = dept.agent()
+        agent = it.agent()
         run_until(agent, lambda: holds(CASES + 40), "the records after the backup")
         assert agent.terminate() == 0
         last_before = max(store.delivery_seqs())
@@ -154,7 +178,7 @@ def test_a_state_directory_restored_from_a_backup_loses_nothing(tmp_path: Path) 
         shutil.rmtree(dept.root / "state")
         shutil.copytree(backup, dept.root / "state")  # the restore
         dept.add_cases(CASES + 41, CASES + 80)  # and new work arrives
-        agent = dept.agent()
+        agent = it.agent()
         run_until(agent, lambda: holds(CASES + 80), "every record after the restore")
         wait_until(lambda: pending(dept) == 0, 120, "the outbox to empty", agent.log)
         assert agent.terminate() == 0, agent.log.read_text()[-3000:]
@@ -166,6 +190,3 @@ def test_a_state_directory_restored_from_a_backup_loses_nothing(tmp_path: Path) 
         )
         assert status["outbox"]["rejected"] == 0
         assert status["collector_last_seq"] >= last_before
-        store.close()
-    finally:
-        collector.kill()
