@@ -26,6 +26,27 @@ from exchange_spec.canonical import hash_canonical
 
 from .store import StateStore
 
+#: RFC 8785 orders an object's members by the UTF-16 code units of their names.
+_SJBBH_ORDER = "SJBBH".encode("utf-16-be")
+
+
+def canonical_parts(record: Mapping[str, Any]) -> tuple[bytes, bytes]:
+    """The canonical members of ``record`` before and after where SJBBH sorts (without it).
+
+    A canonical object is its members in that order joined by commas, so the record without
+    SJBBH and the record at any SJBBH are both made from these two parts: one serialisation
+    instead of one per version."""
+    before: dict[str, Any] = {}
+    after: dict[str, Any] = {}
+    for name, value in record.items():
+        if name != "SJBBH":
+            (before if name.encode("utf-16-be") < _SJBBH_ORDER else after)[name] = value
+    return canonical_bytes(before)[1:-1], canonical_bytes(after)[1:-1]
+
+
+def _joined(*members: bytes) -> bytes:
+    return b"{" + b",".join(m for m in members if m) + b"}"
+
 
 @dataclass(frozen=True)
 class OutboxRecord:
@@ -42,7 +63,7 @@ class OutboxRecord:
     body: str
     event_time: str | None
     data_hash: str | None = None  # content hash without SJBBH: the agent numbers versions
-    record: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
+    parts: tuple[bytes, bytes] | None = field(default=None, compare=False, repr=False)
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any], *, auto_version: bool = False) -> OutboxRecord:
@@ -55,12 +76,12 @@ class OutboxRecord:
             "event_time": event_time(record),
         }
         if auto_version and "SJBBH" in record:
-            data = canonical_bytes({k: v for k, v in record.items() if k != "SJBBH"})
+            parts = canonical_parts(record)
             return cls(
                 content_hash="",
                 body="",
-                data_hash=hash_canonical(data),
-                record=record,
+                data_hash=hash_canonical(_joined(*parts)),
+                parts=parts,
                 **identity,
             )
         canonical = canonical_bytes(record)  # once: the body and its hash (= content_hash)
@@ -74,9 +95,9 @@ class OutboxRecord:
 
     def at_version(self, number: int) -> OutboxRecord:
         """This record with SJBBH = ``number``, its canonical body and content hash."""
-        if self.record is None:
+        if self.parts is None:
             raise ValueError("only a record captured with auto_version can be renumbered")
-        canonical = canonical_bytes({**self.record, "SJBBH": number})
+        canonical = _joined(self.parts[0], b'"SJBBH":%d' % number, self.parts[1])
         return replace(
             self,
             version=number,

@@ -302,3 +302,26 @@ def test_the_disk_reserve_counts_the_chunk_about_to_be_written(tmp_path: Path) -
         ob.check_room(5 * 2**20)
         with pytest.raises(OutboxFull, match="disk reserve"):
             ob.check_room(15 * 2**20)  # written twice (WAL, then table): 30 MiB > 20 MiB
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {},
+        {"A": 1, "Z": "末", "SJBBI": None, "SJBBG": True},  # names on both sides of SJBBH
+        {"名称": "非 ASCII", "\U0001f600": 1, "a": [1, {"b": "c"}]},  # UTF-16 order, nesting
+    ],
+)
+def test_versions_are_cut_from_one_serialisation_exactly_as_canonical_json(
+    ten, extra: dict
+) -> None:
+    from exchange_spec import canonical_bytes, content_hash
+
+    record = {**ten[0], **extra}
+    numbered = OutboxRecord.from_record(record, auto_version=True)
+    without = {k: v for k, v in record.items() if k != "SJBBH"}
+    assert numbered.data_hash == content_hash(without)
+    for n in (1, 2, 10, 2**53 - 1):
+        at = numbered.at_version(n)
+        assert at.body.encode() == canonical_bytes({**record, "SJBBH": n})
+        assert at.content_hash == content_hash({**record, "SJBBH": n})
