@@ -117,7 +117,7 @@ def send_heartbeat(
     received = wall()
     ack = verified_ack(answer, manifest, enrolment)
     behind: bool | None = None
-    if ack is not None:
+    if ack is not None:  # only a signed answer may move our clock or our numbering
         collector = server_time(None, ack)
         if collector is not None:
             link.learn_clock(sent, received, collector)
@@ -127,8 +127,9 @@ def send_heartbeat(
             last_seq = None
         if last_seq is not None:
             link.heard_last_seq(last_seq)
-        reported = protocol.heartbeat_backlog(body)
-        if reported is not None and (reported.behind or catching_up):
-            behind = reported.behind
+    # The collector took the report (it answered 200), signed answer or not.
+    reported = protocol.heartbeat_backlog(body)
+    if reported is not None and (reported.behind or catching_up):
+        behind = reported.behind
     link.heartbeat_acknowledged(received, behind=behind)
     return dict(answer)

@@ -349,7 +349,12 @@ def test_a_proxys_html_refusal_is_retried_not_taken_for_a_revocation(
         first = pusher.push()
         assert not first.stopped and outbox.link.stopped is None
         assert first.wait_seconds == 2.0 and "not the collector's" in (first.error or "")
-        assert "not the collector's" in (outbox.link.trouble or "")  # status says so
+        assert "not the collector's" in (outbox.link.trouble or "")
+        from agent.status import collect, render
+
+        shown = render(collect(outbox))  # what `esup-agent status` prints
+        assert "push retrying / 上报重试中" in shown and "proxy" in shown
+        assert "PUSH STOPPED" not in shown
         assert "proxy" in outbox.last_errors(1)[0]["message"]
         assert pusher.tick() is None  # waits like after any failure
         clock.now += 2.0
