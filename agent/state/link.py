@@ -57,6 +57,14 @@ class CollectorLink:
         )
         self._facts = {k: json.loads(v) for k, v in rows}
 
+    def reload_quietly(self) -> None:
+        """After a rolled-back transaction: the facts as committed (kept as they are when
+        even reading fails)."""
+        try:
+            self.reload()
+        except OutboxError as exc:
+            log.error("cannot read the link state back (%s)", exc)
+
     def _save(self, conn: sqlite3.Connection | None, **facts: Any) -> None:
         if conn is None:
             with self.store.transaction("save the link state") as own:

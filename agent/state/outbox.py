@@ -182,30 +182,34 @@ class Outbox:
         ``conflicts``: records whose version the collector holds with other content, sent
         again as the next version where the agent numbered it, else rejected."""
         now = self.store.now()
-        with self.store.transaction("mark records delivered") as conn:
-            if collector_last_seq is not None:
-                self.link.heard_last_seq(collector_last_seq, conn)
-            n_delivered = Records.mark_delivered(conn, delivered, now)
-            kept = list(rejected)
-            reversioned = 0
-            for seq, code, reason in conflicts:
-                why = self.records.next_version(conn, seq, self.link.collector_last_seq, now)
-                if why is None:
-                    reversioned += 1
-                else:
-                    kept.append((seq, code, f"{reason} ({why})"))
-            n_rejected = Records.mark_rejected(conn, kept, now)
-            moved = (
-                self.records.renumber(conn, renumber, self.link.collector_last_seq)
-                if renumber
-                else 0
-            )
-            Stats.count(conn, "delivered", n_delivered)
-            Stats.count(conn, "rejected", n_rejected)
-            Stats.count(conn, "renumbered", moved)
-            Stats.count(conn, "reversioned", reversioned)
-            if behind is not None:
-                self.link.batch_acknowledged(conn, now, behind=behind)
+        try:
+            with self.store.transaction("mark records delivered") as conn:
+                if collector_last_seq is not None:
+                    self.link.heard_last_seq(collector_last_seq, conn)
+                n_delivered = Records.mark_delivered(conn, delivered, now)
+                kept = list(rejected)
+                reversioned = 0
+                for seq, code, reason in conflicts:
+                    why = self.records.next_version(conn, seq, self.link.collector_last_seq, now)
+                    if why is None:
+                        reversioned += 1
+                    else:
+                        kept.append((seq, code, f"{reason} ({why})"))
+                n_rejected = Records.mark_rejected(conn, kept, now)
+                moved = (
+                    self.records.renumber(conn, renumber, self.link.collector_last_seq)
+                    if renumber
+                    else 0
+                )
+                Stats.count(conn, "delivered", n_delivered)
+                Stats.count(conn, "rejected", n_rejected)
+                Stats.count(conn, "renumbered", moved)
+                Stats.count(conn, "reversioned", reversioned)
+                if behind is not None:
+                    self.link.batch_acknowledged(conn, now, behind=behind)
+        except OutboxError:
+            self.link.reload_quietly()  # what the rolled-back transaction told it
+            raise
         return Settled(n_delivered, n_rejected, moved, reversioned)
 
     def mark_delivered(self, seqs: Sequence[int]) -> int:
