@@ -278,7 +278,7 @@ def enrol(config_path: Path, token: str, collector_fingerprint: str) -> None:
             or config.collector.collector_key_fingerprint,
         )
     with open_outbox(config) as outbox:
-        outbox.set_meta("push_stopped", None)  # a new enrolment lifts a refusal
+        outbox.link.resume()  # a new enrolment lifts a refusal
     click.echo(f"enrolled as agent {enrolment.agent_id} for department {enrolment.department}")
     click.echo(f"agent key id: {keys.key_id}; collector key id: {enrolment.collector_key_id}")
 

@@ -32,7 +32,7 @@ def _rotate_key(config_path: Path) -> None:
     with build_client(config.collector) as client:
         new_key_id = do_rotate(client, keys)
     with open_outbox(config) as outbox:
-        outbox.set_meta("push_stopped", None)  # a refusal for the old key no longer applies
+        outbox.link.resume()  # a refusal for the old key no longer applies
     click.echo(
         f"agent {enrolment.agent_id} now signs with key {new_key_id}; start the agent service "
         f"again / 密钥已更换为 {new_key_id}，请重新启动采集服务"

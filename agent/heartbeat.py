@@ -3,16 +3,18 @@
 It carries what the operator needs without logging in to the front-end machine (how far
 each table has been read, as a time and never a row's key; outbox depth, whether a source
 is being read, oldest undelivered age, quarantine, last errors with row values removed: see
-:mod:`agent.disclosure`) and brings back the collector's clock: the offset is measured
-NTP-style (collector time minus the midpoint of our send and receive times) and used when
-signing manifests. Outbox depth and ``capturing`` are also the backlog the collector waits on.
+:mod:`agent.disclosure`) and brings back, signed, the collector's clock (the offset is
+measured NTP-style: collector time minus the midpoint of our send and receive times, and used
+when signing manifests) and the highest seq it holds for this agent (a state directory
+restored from a backup numbers new records above it). Outbox depth and ``capturing`` are also
+the backlog the collector waits on.
 """
 
 from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -23,10 +25,10 @@ from exchange_spec.errors import ProtocolError
 from . import __version__
 from .backlog import CaptureState
 from .disclosure import public_cursors, public_errors
-from .outbox import Outbox
 from .push import is_stale
 from .reconcile import missed_rows
 from .signing import AgentKeys, Enrolment
+from .state import Outbox
 from .transport import EnvelopeRefused, post_json, server_time
 
 HEARTBEAT_PATH = "/api/v1/heartbeat"
@@ -36,16 +38,11 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def clock_offset(sent: datetime, received: datetime, collector: datetime) -> float:
-    """Seconds to add to our clock to read the collector's (positive: we are behind)."""
-    return (collector - (sent + (received - sent) / 2)).total_seconds()
-
-
-def trusted_time(
+def verified_ack(
     answer: dict[str, Any], manifest: dict[str, Any], enrolment: Enrolment
-) -> datetime | None:
-    """The collector's clock from its signed acknowledgement (None when it does not verify:
-    an unsigned time could be used to make us sign with a wrong clock)."""
+) -> dict[str, Any] | None:
+    """The collector's signed acknowledgement of this manifest, None when it does not verify:
+    an unsigned time or last seq could make us sign with a wrong clock or skip numbers."""
     ack, signature = answer.get("ack"), answer.get("signature")
     if not isinstance(ack, dict) or not isinstance(signature, str):
         return None
@@ -55,7 +52,7 @@ def trusted_time(
         return None
     if ack.get("manifest_hash") != protocol.frame_hash(manifest):
         return None
-    return server_time(None, ack)
+    return ack
 
 
 def heartbeat_body(
@@ -80,9 +77,9 @@ def heartbeat_body(
         "delivered": stats["delivered"],
         "rejected": stats["rejected"],
         "quarantined": stats["quarantined"],
-        "paused": outbox.get_meta("paused"),
-        "push_stopped": outbox.get_meta("push_stopped"),
-        "clock_offset_seconds": outbox.get_meta("clock_offset_seconds"),
+        "paused": outbox.paused,
+        "push_stopped": outbox.link.stopped,
+        "clock_offset_seconds": outbox.link.clock_offset,
         "last_errors": public_errors(outbox.last_errors(5)),
         # Rows reconciliation found behind a read position, never read by a poll (a count).
         "reconcile": missed_rows(outbox),
@@ -98,16 +95,23 @@ def send_heartbeat(
     agent_name: str = "",
     wall: Callable[[], datetime] = utc_now,
     body: dict[str, Any] | None = None,
+    catching_up: bool = False,
 ) -> dict[str, Any]:
     """Send one heartbeat (``body``, else :func:`heartbeat_body` now); returns the collector's
-    answer. Raises PushError/PushRefused."""
+    answer. Raises PushError/PushRefused.
+
+    What the signed acknowledgement says goes to the outbox's link: the collector's clock, its
+    last seq for this agent, and whether it now knows us as behind. A body saying "behind"
+    always counts; one saying "caught up" only when ``catching_up`` (the runner's heartbeat
+    after the last batch): a routine heartbeat may carry older news than a batch sent since."""
+    link = outbox.link
     if body is None:
         body = heartbeat_body(outbox, agent_name)
-    # Sign with the collector's idea of now when we know our clock is off.
-    offset = float(outbox.get_meta("clock_offset_seconds") or 0.0)
-    created_at = (wall() + timedelta(seconds=offset)).isoformat(timespec="milliseconds")
     manifest = protocol.body_manifest(
-        "heartbeat", enrolment.agent_id, protocol.frame_hash(body), created_at=created_at
+        "heartbeat",
+        enrolment.agent_id,
+        protocol.frame_hash(body),
+        created_at=link.signing_time(wall()),
     )
     envelope = {"manifest": manifest, "signature": keys.sign(manifest), "heartbeat": body}
     sent = wall()
@@ -115,12 +119,24 @@ def send_heartbeat(
         _, answer = post_json(client, HEARTBEAT_PATH, envelope)
     except EnvelopeRefused as exc:
         if is_stale(exc) and exc.collector_time is not None:
-            offset = clock_offset(sent, wall(), exc.collector_time)
-            outbox.set_meta("clock_offset_seconds", round(offset, 3))
+            link.learn_clock(sent, wall(), exc.collector_time)
         raise
     received = wall()
-    collector = trusted_time(answer, manifest, enrolment)
-    if collector is not None:
-        outbox.set_meta("clock_offset_seconds", round(clock_offset(sent, received, collector), 3))
-    outbox.set_meta("last_heartbeat", received.isoformat(timespec="milliseconds"))
+    ack = verified_ack(answer, manifest, enrolment)
+    behind: bool | None = None
+    if ack is not None:  # only a signed answer may move our clock or our numbering
+        collector = server_time(None, ack)
+        if collector is not None:
+            link.learn_clock(sent, received, collector)
+        try:
+            last_seq = protocol.read_last_seq(ack)
+        except ProtocolError:
+            last_seq = None
+        if last_seq is not None:
+            link.heard_last_seq(last_seq)
+    # The collector took the report (it answered 200), signed answer or not.
+    reported = protocol.heartbeat_backlog(body)
+    if reported is not None and (reported.behind or catching_up):
+        behind = reported.behind
+    link.heartbeat_acknowledged(received, behind=behind)
     return dict(answer)

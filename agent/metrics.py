@@ -11,7 +11,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from .errors import ConfigError
-from .outbox import Outbox
+from .state import Outbox
 from .status import collect
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

@@ -16,13 +16,17 @@ from typing import Any, Protocol
 from .backlog import CaptureState
 from .errors import OutboxFull
 from .mapping import Mapping, MapResult
-from .outbox import ChunkResult, Outbox, OutboxRecord, QuarantineItem
 from .rowjson import dumps as row_dumps
 from .sources import Chunk, OdbcSource, SourceSettings, TableSettings
+from .state import ChunkResult, Outbox, OutboxRecord, QuarantineItem
 
 
 class RowMapper(Protocol):
     def map_row(self, record_type: str, row: Any) -> MapResult: ...
+
+    def maps_version(self, record_type: str) -> bool:
+        """Whether SJBBH comes from a legacy column; else the outbox numbers versions."""
+        ...
 
 
 def table_key(table: TableSettings) -> str:
@@ -79,6 +83,9 @@ def map_chunk(
     add_record = out.records.append
     add_resolved = out.resolved.append
     to_outbox = OutboxRecord.from_record
+    # A changed row must reach the collector as a new data version: unless the mapping reads
+    # SJBBH from the legacy data, the outbox numbers versions itself.
+    auto_version = not mapper.maps_version(record_type)
     for row in rows:
         result = map_row(record_type, row)
         status = result.status
@@ -91,7 +98,7 @@ def map_chunk(
                 out.excluded += 1
                 continue
             if result.record is not None:
-                add_record(to_outbox(result.record))
+                add_record(to_outbox(result.record, auto_version=auto_version))
                 continue
         out.quarantined.append(
             QuarantineItem(
@@ -127,6 +134,8 @@ class Pipeline:
         self.source_factory = source_factory
         self.stop = stop or threading.Event()
         self.capture = capture or CaptureState()
+        # Bytes the last chunk added: what the next one is expected to write.
+        self.chunk_bytes = 0
 
     @classmethod
     def for_source(
@@ -150,9 +159,10 @@ class Pipeline:
         self, table: TableSettings, chunks: Iterator[Chunk], report: TableReport, *, advance: bool
     ) -> None:
         for chunk in chunks:
-            # Checked before committing: a chunk that does not fit is simply not stored
-            # and the cursor stays put, so it is read again once there is room.
-            self.outbox.check_room()
+            # Checked before committing each chunk, counting the bytes it is expected to
+            # write: a chunk that does not fit is not stored and the cursor stays put, so it
+            # is read again once there is room.
+            self.outbox.check_room(self.chunk_bytes)
             mapped = map_chunk(self.settings.name, table, chunk.rows, self.mapper)
             if advance and chunk.rows:
                 # Marked before the commit: a batch that already holds this chunk's records
@@ -168,6 +178,7 @@ class Pipeline:
                 resolved=mapped.resolved,
             )
             report.add(result, len(chunk.rows), mapped.excluded)
+            self.chunk_bytes = max(self.chunk_bytes // 2, result.bytes)
             if self.stop.is_set():
                 return
 
@@ -241,7 +252,10 @@ def replay_quarantine(outbox: Outbox, mappers: dict[str, RowMapper]) -> dict[str
             continue
         result = mapper.map_row(entry.record_type, entry.row)
         if result.status == "ok" and result.record is not None:
-            added = outbox.resolve_quarantined(entry.id, OutboxRecord.from_record(result.record))
+            record = OutboxRecord.from_record(
+                result.record, auto_version=not mapper.maps_version(entry.record_type)
+            )
+            added = outbox.resolve_quarantined(entry.id, record)
             counts["replayed"] += 1
             counts["added"] += int(added)
         elif result.status == "excluded":

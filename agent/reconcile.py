@@ -43,8 +43,6 @@ from .sources.positions import ReadLine, row_time
 
 log = logging.getLogger("esup.agent.reconcile")
 
-#: Outbox meta key holding the last pass's figures (status and heartbeat read it).
-META_KEY = "reconcile"
 #: Source name under which RECON records are filed in the outbox.
 RECON_SOURCE = "reconcile"
 
@@ -259,8 +257,8 @@ def run_pass(
         except AgentError as exc:
             for table in tables[done:]:
                 result.not_counted.setdefault(table.record_type, str(exc))
-    previous = outbox.get_meta(META_KEY) or {}
-    outbox.set_meta(META_KEY, result.as_meta(int(previous.get("missed_total", 0)) + result.missed))
+    previous = outbox.reconcile or {}
+    outbox.set_reconcile(result.as_meta(int(previous.get("missed_total", 0)) + result.missed))
     return result
 
 
@@ -304,7 +302,7 @@ def missed_message(missed: int, by_table: dict[str, int]) -> str:
 def missed_rows(outbox: Outbox) -> dict[str, Any] | None:
     """The figures status and the heartbeat show: when the last pass ran, the rows it found
     behind a read position and the total since the agent's first pass (counts, never keys)."""
-    meta = outbox.get_meta(META_KEY)
+    meta = outbox.reconcile
     if not meta:
         return None
     return {k: meta.get(k) for k in ("at", "missed", "missed_total")}

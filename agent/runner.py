@@ -25,20 +25,18 @@ from typing import Any
 import httpx
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from exchange_spec import protocol
-
 from .backlog import CaptureState
 from .backoff import Backoff
 from .config import AgentConfig
 from .errors import AgentError, PushError
 from .heartbeat import heartbeat_body, send_heartbeat
 from .metrics import MetricsServer
-from .outbox import OUTBOX_FILE, Limits, Outbox
 from .pipeline import Pipeline, TableReport
 from .push import Pusher, PushOutcome
 from .reconcile import run_logged
 from .signing import AgentKeys, Enrolment
 from .sources import OdbcSource, SourceSettings
+from .state import OUTBOX_FILE, Limits, Outbox
 from .transport import build_client
 
 log = logging.getLogger("esup.agent")
@@ -73,6 +71,9 @@ class Agent:
     catch_up_retry_at: float = 0.0
     # Why the last poll of each source failed (absent when it succeeded): run --once fails.
     poll_errors: dict[str, str] = field(default_factory=dict)
+    # The pause last logged: a paused poll logs one line when the pause starts or changes,
+    # not one per poll.
+    paused_logged: str | None = None
 
     @classmethod
     def build(
@@ -144,9 +145,13 @@ class Agent:
             log.error("poll of source %s failed: %s", name, exc)
             return []
         self.poll_errors.pop(name, None)
-        for r in reports:
-            if r.paused:
-                log.warning("polling paused: %s", r.paused)
+        paused = next((r.paused for r in reports if r.paused), None)
+        if paused != self.paused_logged:
+            if paused:
+                log.warning("polling paused: %s", paused)
+            else:
+                log.info("polling resumed: there is room in the outbox again / 已恢复采集")
+            self.paused_logged = paused
         log_poll(name, reports)
         return reports
 
@@ -176,41 +181,40 @@ class Agent:
     def _announce_caught_up(self) -> None:
         """The collector waits while our last word said "behind"; once nothing is pending
         and no source is being read, say so now: no batch may follow to say it."""
-        if not self.pusher.told_behind or self.capture.capturing:
+        if not self.outbox.link.told_behind or self.capture.capturing:
             return
         if self.pusher.clock() < self.catch_up_retry_at:
             return
         if self.outbox.pending_count() > 0:
             return  # the next batch says it
-        body = self._send_heartbeat()
-        if body is None:  # tried again after a backoff wait
+        if not self._send_heartbeat(catching_up=True):  # tried again after a backoff wait
             self.catch_up_retry_at = self.pusher.clock() + self.catch_up_backoff.failed()
             return
         self.catch_up_backoff.succeeded()
-        self.pusher.told_behind = _says_behind(body)
 
-    def _send_heartbeat(self) -> dict[str, Any] | None:
-        """Send a heartbeat; the body sent, or None when it failed (recorded)."""
+    def _send_heartbeat(self, *, catching_up: bool = False) -> bool:
+        """Send a heartbeat; False when it failed (recorded). The link learns what the
+        collector was told (a routine one saying "behind" makes the push ticks announce the
+        catch-up, as after a batch that said so)."""
         body = heartbeat_body(self.outbox, self.config.agent.name, self.capture)
         try:
-            send_heartbeat(self.outbox, self.keys, self.enrolment, self.client, body=body)
+            send_heartbeat(
+                self.outbox,
+                self.keys,
+                self.enrolment,
+                self.client,
+                body=body,
+                catching_up=catching_up,
+            )
         except PushError as exc:
             self.outbox.record_error("heartbeat", str(exc))
             log.warning("heartbeat failed: %s", exc)
-            return None
-        return body
+            return False
+        return True
 
     def heartbeat(self) -> bool:
         """Send a heartbeat; True when the collector acknowledged it."""
-        body = self._send_heartbeat()
-        if body is None:
-            return False
-        if _says_behind(body):
-            # E.g. a poll re-reading rows already sent: no batch follows, so the push
-            # ticks must announce the catch-up as after a batch that said "behind".
-            # (Never cleared here: this runs beside the pusher and may be older news.)
-            self.pusher.told_behind = True
-        return True
+        return self._send_heartbeat()
 
     def prune(self) -> None:
         self.outbox.prune(timedelta(days=self.config.outbox.retention_days))
@@ -295,10 +299,6 @@ def log_poll(source: str, reports: list[TableReport]) -> None:
         sum(r.quarantined for r in reports),
         sum(r.excluded for r in reports),
     )
-
-
-def _says_behind(body: dict[str, Any]) -> bool:
-    return protocol.Backlog(int(body["outbox_pending"]), bool(body["capturing"])).behind
 
 
 def _now() -> datetime:

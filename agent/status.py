@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .outbox import Outbox
-from .reconcile import META_KEY as RECONCILE_META
 from .reconcile import render_lines as reconcile_lines
+from .state import Outbox
 
 
 def collect(outbox: Outbox) -> dict[str, Any]:
@@ -16,14 +15,16 @@ def collect(outbox: Outbox) -> dict[str, Any]:
         "outbox": stats,
         "cursors": outbox.cursors(),
         "counters": outbox.counters(),
-        "paused": outbox.get_meta("paused"),
-        "push_stopped": outbox.get_meta("push_stopped"),
-        "last_push": outbox.get_meta("last_push"),
-        "last_heartbeat": outbox.get_meta("last_heartbeat"),
-        "clock_offset_seconds": outbox.get_meta("clock_offset_seconds"),
+        "paused": outbox.paused,
+        "push_stopped": outbox.link.stopped,
+        "push_failing": outbox.link.trouble,
+        "collector_last_seq": outbox.link.collector_last_seq or None,
+        "last_push": outbox.link.last_push,
+        "last_heartbeat": outbox.link.last_heartbeat,
+        "clock_offset_seconds": outbox.link.clock_offset,
         "last_errors": outbox.last_errors(10),
         "rejected": outbox.rejected(10),
-        "reconcile": outbox.get_meta(RECONCILE_META),
+        "reconcile": outbox.reconcile,
     }
 
 
@@ -59,6 +60,14 @@ def render(status: dict[str, Any], *, agent_id: str | None = None) -> str:
     ]
     if status["push_stopped"]:
         lines.append(f"PUSH STOPPED / 已停止上报:      {status['push_stopped']}")
+    elif status["push_failing"]:
+        lines.append(f"push retrying / 上报重试中:     {status['push_failing']}")
+    renumbered = status["counters"].get("renumbered", 0)
+    if renumbered:
+        lines.append(
+            f"sent again under new numbers / 改号重发: {renumbered} records (the collector "
+            "already held their sequence numbers: state directory restored from a backup?)"
+        )
     lines.extend(reconcile_lines(status.get("reconcile")))
     lines.append("")
     lines.append("cursors / 读取位置:")

@@ -53,13 +53,20 @@ def build_client(
 
 
 class EnvelopeRefused(PushRefused):
-    """A 4xx for a whole envelope, with the collector's clock when it told us."""
+    """A 4xx for a whole envelope, with the collector's clock when it told us and the JSON
+    answer (None for a page that is not JSON, such as a proxy's), where a signed refusal is."""
 
     def __init__(
-        self, status: int, code: str, message: str, collector_time: datetime | None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        collector_time: datetime | None,
+        answer: Any = None,
     ) -> None:
         super().__init__(status, code, message)
         self.collector_time = collector_time
+        self.answer = answer
 
 
 def post_json(
@@ -99,7 +106,11 @@ def post_json(
         else:
             message = response.text[:200]
         raise EnvelopeRefused(
-            response.status_code, code or "http_error", message, server_time(response, data)
+            response.status_code,
+            code or "http_error",
+            message,
+            server_time(response, data),
+            data,
         )
     if response.status_code != 200 or not isinstance(data, dict):
         raise PushError(

@@ -51,9 +51,9 @@ def raw(db: Path) -> dict[str, float]:
 
 
 def agent(db: Path, workdir: Path) -> dict[str, float]:
-    from agent.outbox import Outbox
     from agent.pipeline import Pipeline
     from agent.sources import SourceSettings, TableSettings
+    from agent.state import Outbox
 
     mapping = HERE.parent / "agent" / "mapping" / "examples" / "legacy_demo.toml"
     settings = SourceSettings(

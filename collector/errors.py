@@ -4,6 +4,7 @@ CollectorError             base of everything the collector raises
 ├── SettingsError          unsafe or unknown settings (names the key and a fix)
 ├── StoreError             the database (SQLAlchemy errors converted where they enter)
 ├── IngestRefused          an envelope refused as a whole (status, code, bilingual words)
+│   └── AgentRevoked       the agent may send nothing more: answered with a signed refusal
 ├── EnrolmentError         a token that is unknown, used or expired; a revoked or unknown agent
 └── OperatorError          a bureau command that cannot be done (register, case move, withdraw)
 
@@ -39,6 +40,24 @@ class IngestRefused(CollectorError):
         self.message_zh = message_zh
         self.message_en = message_en
         self.hint = hint
+
+
+class AgentRevoked(IngestRefused):
+    """A revoked agent's envelope: the answer carries a refusal signed by the collector for
+    this manifest, the only 4xx on which an agent stops sending."""
+
+    def __init__(
+        self, agent_id: str, manifest: dict[str, object], message_zh: str, message_en: str
+    ) -> None:
+        super().__init__(
+            403,
+            "agent_revoked",
+            message_zh,
+            message_en,
+            "ask the supervision bureau for a new enrolment token and enrol again",
+        )
+        self.agent_id = agent_id
+        self.manifest = manifest
 
 
 class EnrolmentError(CollectorError):

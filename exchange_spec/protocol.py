@@ -35,6 +35,12 @@ Receipt (the collector's answer, signed with the collector's key)::
 A seq is delivered only when a verified receipt covers it; rejected seqs are covered too (the
 collector keeps them with their reason) and the agent keeps them as rejected, not resent.
 
+A ``seq_reused`` rejection (the collector holds that seq with other content, as after the
+agent's state directory was restored from a backup) carries ``last_seq``: the highest seq the
+collector holds for this agent. The agent sends the record again under a seq above it. The
+heartbeat acknowledgement carries the same ``last_seq``, so a restored agent numbers new
+records above it before it sends any.
+
 Other envelopes use the same manifest frame with another ``kind``: ``heartbeat`` (body in
 ``heartbeat``, its hash in ``body_hash``), ``snapshot`` (metadata in ``snapshot``, image
 hash in ``body_hash``) and ``rotate`` (``new_public_key``, signed with the current key).
@@ -44,7 +50,10 @@ A rotate manifest also carries ``new_key_proof``: the NEW key's signature over
 an agent can only move to a key it holds, never to another agent's public key. Build it with
 :func:`rotate_manifest`; the collector checks it with :func:`verify_rotate_proof`.
 
-Errors for a whole envelope are HTTP 4xx with :func:`error_body`.
+Errors for a whole envelope are HTTP 4xx with :func:`error_body`. The refusal that makes an
+agent stop sending (``agent_revoked``) also carries a ``refusal`` frame signed by the
+collector (:func:`refusal`) naming the refused manifest: an agent stops only on that, never on
+an unsigned 401/403 (a proxy's HTML page, a misrouted request), which it retries.
 """
 
 from __future__ import annotations
@@ -69,6 +78,7 @@ KINDS = (
     "rotate_proof",
     "receipt",
     "heartbeat_ack",
+    "refusal",
 )
 #: Default tolerated difference between the signer's and the verifier's clocks.
 DEFAULT_SKEW_SECONDS = 300
@@ -319,15 +329,21 @@ def receipt(
 
 
 def heartbeat_ack(
-    agent_id: str, manifest: Mapping[str, Any], collector_key_id: str
+    agent_id: str,
+    manifest: Mapping[str, Any],
+    collector_key_id: str,
+    *,
+    last_seq: int | None = None,
 ) -> dict[str, Any]:
     """The collector's answer to a heartbeat (signed with :func:`sign`, like a receipt).
 
     The answer on the wire is ``{"collector_time": ..., "ack": <this frame>, "signature": ...}``;
-    ``collector_time`` inside the signed frame is the one to trust for clock offsets.
+    ``collector_time`` inside the signed frame is the one to trust for clock offsets, and
+    ``last_seq`` (the highest seq the collector holds for this agent, 0 for none) the one to
+    number new records above.
     """
     now = utc_now_iso()
-    return {
+    ack: dict[str, Any] = {
         "protocol": PROTOCOL,
         "kind": "heartbeat_ack",
         "agent_id": agent_id,
@@ -336,6 +352,62 @@ def heartbeat_ack(
         "received_at": now,
         "key_id": collector_key_id,
     }
+    if last_seq is not None:
+        ack["last_seq"] = last_seq
+    return ack
+
+
+def read_last_seq(frame: Mapping[str, Any]) -> int | None:
+    """The ``last_seq`` of a heartbeat acknowledgement or a ``seq_reused`` rejection; None when
+    absent (older collectors). Read only from a frame whose signature was verified."""
+    value = frame.get("last_seq")
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ProtocolError(f"last_seq must be an integer >= 0, not {value!r}")
+    return value
+
+
+def refusal(
+    agent_id: str, manifest: Mapping[str, Any], code: str, collector_key_id: str
+) -> dict[str, Any]:
+    """The collector's signed word that it refuses this agent (signed with :func:`sign`).
+
+    Sent as ``refusal`` and ``refusal_signature`` beside :func:`error_body`; it names the
+    refused manifest, so it cannot be replayed against another request."""
+    return {
+        "protocol": PROTOCOL,
+        "kind": "refusal",
+        "agent_id": agent_id,
+        "manifest_hash": frame_hash(manifest),
+        "code": code,
+        "refused_at": utc_now_iso(),
+        "key_id": collector_key_id,
+    }
+
+
+def verify_refusal(
+    public_key_raw: bytes, answer: Any, agent_id: str, manifest: Mapping[str, Any]
+) -> str | None:
+    """The code of a refusal the collector signed for this very manifest, else None (an
+    unsigned or foreign 4xx: a proxy's page, a replayed answer)."""
+    if not isinstance(answer, Mapping):
+        return None
+    frame, signature = answer.get("refusal"), answer.get("refusal_signature")
+    if not isinstance(frame, Mapping) or not isinstance(signature, str):
+        return None
+    try:
+        verify(public_key_raw, frame, signature)
+    except ProtocolError:
+        return None
+    if (
+        frame.get("kind") != "refusal"
+        or frame.get("agent_id") != agent_id
+        or frame.get("manifest_hash") != frame_hash(manifest)
+    ):
+        return None
+    code = frame.get("code")
+    return code if isinstance(code, str) else None
 
 
 def error_body(code: str, message_zh: str, message_en: str, hint: str = "") -> dict[str, Any]:

@@ -231,6 +231,12 @@ class Mapping:
             )
         return out
 
+    def maps_version(self, record_type: str) -> bool:
+        """Whether SJBBH comes from the legacy data (a column or template), not a default."""
+        rules = self._types.get(record_type)
+        rule = rules.fields.get("SJBBH") if rules else None
+        return rule is not None and rule.constant is None
+
     def map_row(self, record_type: str, row: AnyMapping[str, Any]) -> MapResult:
         """Map one legacy row. Pure: no I/O; never raises for a bad row."""
         rules = self._types.get(record_type)

@@ -15,7 +15,7 @@ from sqlalchemy import Connection
 from exchange_spec import protocol
 from exchange_spec.errors import ProtocolError
 
-from ..errors import IngestRefused
+from ..errors import AgentRevoked, IngestRefused
 from ..store import enrolment, evidence
 from ..store.enrolment import Agent
 
@@ -117,14 +117,13 @@ def verify_envelope(
         raise malformed("清单缺少 agent_id", "the manifest has no agent_id")
     agent = enrolment.require_agent(conn, agent_id)
     if agent.status != "active":
-        raise IngestRefused(
-            403,
-            "agent_revoked",
+        raise AgentRevoked(
+            agent_id,
+            manifest,
             f"采集端 {agent_id} 已于 {agent.revoked_at} 被吊销（{agent.revoked_reason}），"
             "数据不予接收",
             f"agent {agent_id} was revoked at {agent.revoked_at} ({agent.revoked_reason}); "
             "nothing it sends is accepted",
-            "ask the supervision bureau for a new enrolment token and enrol again",
         )
     try:
         protocol.verify(agent.public_key, manifest, signature)

@@ -1,4 +1,5 @@
-"""POST /api/v1/heartbeat: the agent's status, answered with the collector's signed time."""
+"""POST /api/v1/heartbeat: the agent's status, answered with the collector's signed time and
+the highest seq it holds for the agent (an agent restored from a backup numbers above it)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from exchange_spec import canonical_bytes, protocol
 from ..errors import IngestRefused
 from ..store import enrolment
 from ..store.backlog import record_backlog
+from ..store.gaps import highest_seq
 from . import openapi
 from .context import Context
 from .envelopes import malformed, read_json, verify_envelope
@@ -57,7 +59,12 @@ async def heartbeat(request: Request, ctx: Context) -> dict[str, Any]:
                     reported_at=verified.created_at,
                     now=now,
                 )
-            ack = protocol.heartbeat_ack(verified.agent.agent_id, verified.manifest, ctx.key.key_id)
+            ack = protocol.heartbeat_ack(
+                verified.agent.agent_id,
+                verified.manifest,
+                ctx.key.key_id,
+                last_seq=highest_seq(conn, verified.agent.agent_id),
+            )
             return {
                 "collector_time": ack["collector_time"],
                 "ack": ack,

@@ -38,3 +38,11 @@ def highest_seqs(conn: Connection) -> dict[str, int]:
         select(deliveries.c.agent_id, func.max(deliveries.c.seq)).group_by(deliveries.c.agent_id)
     )
     return {r[0]: int(r[1]) for r in rows}
+
+
+def highest_seq(conn: Connection, agent_id: str) -> int:
+    """The highest seq this agent delivered (0 for none): a restored agent numbers above it."""
+    value = conn.execute(
+        select(func.max(deliveries.c.seq)).where(deliveries.c.agent_id == agent_id)
+    ).scalar()
+    return int(value or 0)

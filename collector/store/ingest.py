@@ -35,6 +35,7 @@ from exchange_spec import (
 
 from .case_owners import Claim, Owner, settle_owners
 from .dirty_marks import mark_cases
+from .gaps import highest_seq
 from .ingest_sql import statements
 from .recon_reports import is_recon, keep_reports
 
@@ -59,7 +60,7 @@ class Outcome:
 
     seq: int | None
     status: str
-    problems: tuple[dict[str, str], ...] = ()
+    problems: tuple[dict[str, Any], ...] = ()
 
 
 def problem(code: str, path: str, message_zh: str, message_en: str) -> dict[str, str]:
@@ -168,13 +169,20 @@ def _foreign_case(sblsh: str, owner: Owner) -> dict[str, str]:
     )
 
 
-def _seq_reused(seq: int) -> dict[str, str]:
-    return problem(
-        "seq_reused",
-        "",
-        f"序号 {seq} 已用于另一条内容不同的记录，本次内容未保存",
-        f"seq {seq} was already delivered with different content; this one is not kept",
-    )
+def _seq_reused(seq: int, last_seq: int) -> dict[str, Any]:
+    """``last_seq`` (the highest seq held for the agent) tells the agent where to number the
+    record again: an agent whose state directory was restored from a backup reuses seqs."""
+    return {
+        **problem(
+            "seq_reused",
+            "",
+            f"序号 {seq} 已用于另一条内容不同的记录，本次内容未保存；采集端将以大于 {last_seq} "
+            "的新序号重发",
+            f"seq {seq} was already delivered with different content; this one is not kept. "
+            f"The agent sends it again under a seq above {last_seq}",
+        ),
+        "last_seq": last_seq,
+    }
 
 
 @dataclass
@@ -290,13 +298,16 @@ class RecordWriter:
             self._sql.earlier_deliveries, {"agent": agent_id, "seqs": self._sql.pack(seqs)}
         )
         earlier = {int(r.seq): r for r in rows}
+        last_seq: int | None = None
         for p in pending:
             row = earlier.get(p.seq) if p.seq is not None else None
             if row is None:
                 continue
-            problems: tuple[dict[str, str], ...] = tuple(row.problems or ())
+            problems: tuple[dict[str, Any], ...] = tuple(row.problems or ())
             if row.content_hash != p.digest:
-                problems = (*problems, _seq_reused(int(row.seq)))
+                if last_seq is None:
+                    last_seq = highest_seq(self.conn, agent_id)
+                problems = (*problems, _seq_reused(int(row.seq), last_seq))
             p.final = Outcome(p.seq, "duplicate", problems)
 
     def _store_versions(self, valid: list[_Pending]) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from agent.enrol import enrol
 from agent.mapping import Mapping
 from agent.signing import AgentKeys, Enrolment
+from agent.sources import SourceSettings, TableSettings
 from agent.transport import build_client
 from installer.legacy_demo_db import SLXX_COLUMNS, demo_applications
 
@@ -57,6 +58,22 @@ def write_mapping(path: Path, *, broken: bool = False) -> Path:
         SB_MAPPING.replace("FORMATS", BROKEN_FORMATS if broken else GOOD_FORMATS), "utf-8"
     )
     return path
+
+
+def sb_source(odbc: str, mapping: Path, fetch_size: int = 7) -> SourceSettings:
+    """Source "xzsp": SB records from the demo's T_SQ_SLXX by change time, no delay."""
+    table = TableSettings(
+        record_type="SB",
+        table="T_SQ_SLXX",
+        mode="timestamp",
+        timestamp_column="XGSJ",
+        key_column="ID",
+        delay_seconds=0,
+        reread_seconds=0,
+    )
+    return SourceSettings(
+        name="xzsp", connection=odbc, fetch_size=fetch_size, tables=(table,), mapping=str(mapping)
+    )
 
 
 def sb_records(n: int, start: int = 0) -> list[dict[str, Any]]:

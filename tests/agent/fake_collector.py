@@ -45,7 +45,8 @@ class FakeCollector:
     heartbeats: list[dict[str, Any]] = field(default_factory=list)
     # Every request as received: (path, headers, decoded JSON body), failed ones included.
     seen: list[tuple[str, dict[str, str], Any]] = field(default_factory=list)
-    # Failure modes: statuses/"connect" to answer the next requests with, in order.
+    # Failure modes: statuses/"connect" to answer the next requests with, in order. Over a
+    # real HTTP server, ("html", status) answers a proxy's HTML error page.
     fail_next: list[Any] = field(default_factory=list)
     sign_receipts_with: Ed25519PrivateKey | None = None  # a wrong key: untrusted receipts
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))
@@ -114,7 +115,14 @@ class FakeCollector:
         manifest = data.get("manifest") or {}
         agent_id = manifest.get("agent_id")
         if agent_id in self.revoked:
-            return 403, protocol.error_body("agent_revoked", "代理已吊销", "agent revoked")
+            # Signed for this manifest, as the real collector does: the one refusal that
+            # stops an agent.
+            frame = protocol.refusal(agent_id, manifest, "agent_revoked", self.key_id)
+            return 403, {
+                **protocol.error_body("agent_revoked", "代理已吊销", "agent revoked"),
+                "refusal": frame,
+                "refusal_signature": protocol.sign(self.key, frame),
+            }
         if agent_id not in self.agents:
             return 403, protocol.error_body("unknown_agent", "未知代理", "unknown agent")
         try:
@@ -151,7 +159,13 @@ class FakeCollector:
                 return 400, protocol.error_body("hash_mismatch", "哈希不符", f"seq {seq}")
             covered.append(seq)
             problems = validate_record(record)
-            if problems:
+            held = self.records.get(seq)
+            if held is not None and canonical_bytes(held) != canonical_bytes(record):
+                rejected.append(
+                    {"seq": seq, "code": "seq_reused", "path": "", "message_zh": "序号已用",
+                     "message_en": "seq reused", "last_seq": max(self.records)}
+                )  # fmt: skip
+            elif problems:
                 p = problems[0]
                 rejected.append(
                     {"seq": seq, "code": p.code, "path": p.path,
@@ -171,7 +185,12 @@ class FakeCollector:
         if protocol.frame_hash(body) != data["manifest"]["body_hash"]:
             return 400, protocol.error_body("hash_mismatch", "哈希不符", "body_hash")
         self.heartbeats.append(body)
-        ack = protocol.heartbeat_ack(data["manifest"]["agent_id"], data["manifest"], self.key_id)
+        ack = protocol.heartbeat_ack(
+            data["manifest"]["agent_id"],
+            data["manifest"],
+            self.key_id,
+            last_seq=max(self.records, default=0),
+        )
         ack["collector_time"] = self.clock().isoformat(timespec="milliseconds")
         signer = self.sign_receipts_with or self.key
         return 200, {
@@ -195,6 +214,10 @@ class FakeCollectorServer:
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 with fake.lock:
+                    if fake.fail_next and isinstance(fake.fail_next[0], tuple):
+                        _, status = fake.fail_next.pop(0)
+                        self._page(status)
+                        return
                     status, answer = fake.route(self.command, self.path, body)
                 out = json.dumps(answer).encode()
                 self.send_response(status)
@@ -202,6 +225,14 @@ class FakeCollectorServer:
                 self.send_header("Content-Length", str(len(out)))
                 self.end_headers()
                 self.wfile.write(out)
+
+            def _page(self, status: int) -> None:
+                page = f"<html><body><h1>{status}</h1>Access denied by proxy</body></html>"
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page.encode())
 
             do_GET = do_POST = _answer
 

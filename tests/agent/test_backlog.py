@@ -93,11 +93,11 @@ def test_every_manifest_says_what_is_left_after_it_inside_the_signature(
     pusher, outbox, _ = make_pusher(tmp_path, fake, batch_max_records=5)
     fill(outbox, sb_records(12))
     outcome = pusher.push(max_batches=1)
-    assert pusher.told_behind  # 7 records still pending
+    assert pusher.link.told_behind  # 7 records still pending
     outcome = pusher.push()
     assert outcome.error is None and outcome.batches == 2
     assert backlogs(fake) == [(7, False), (2, False), (0, False)]
-    assert not pusher.told_behind
+    assert not pusher.link.told_behind
     # The fake collector took every batch after verifying its signature; so does anyone
     # holding the agent's key, and the backlog cannot be changed without breaking it.
     assert len(fake.manifests) == 3
@@ -136,9 +136,9 @@ def test_a_batch_sent_while_a_poll_is_between_chunks_says_a_source_is_being_read
     [report] = pipeline.poll()
     assert report.chunks == CHUNKS and seen == [True] * (CHUNKS + 1)
     assert not capture.capturing  # the poll ended
-    assert backlogs(fake) == [(0, True)] and pusher.told_behind
+    assert backlogs(fake) == [(0, True)] and pusher.link.told_behind
     assert pusher.push().delivered == VALID - 7
-    assert backlogs(fake)[1:] == [(0, False)] and not pusher.told_behind
+    assert backlogs(fake)[1:] == [(0, False)] and not pusher.link.told_behind
 
     # A poll that finds nothing new never counts as capturing, not even while it runs.
     seen.clear()
@@ -172,7 +172,7 @@ def test_catching_up_is_announced_by_a_heartbeat_when_no_batch_follows(
         assert pipeline.capture is agent.capture and agent.pusher.capture is agent.capture
         agent.poll(pipeline)
         assert len(fake.records) == VALID and agent.outbox.pending_totals()[0] == 0
-        assert backlogs(fake)[-1] == (0, True) and agent.pusher.told_behind
+        assert backlogs(fake)[-1] == (0, True) and agent.pusher.link.told_behind
         assert heartbeat_requests(fake) == 0  # nothing to announce while a source is read
         batches = len(batch_manifests(fake))
 
@@ -181,7 +181,7 @@ def test_catching_up_is_announced_by_a_heartbeat_when_no_batch_follows(
         fake.fail_next = [503]  # the announcement fails: tried again after a backoff wait
         agent.push()
         assert heartbeat_requests(fake) == 1 and fake.heartbeats == []
-        assert agent.pusher.told_behind
+        assert agent.pusher.link.told_behind
         agent.push()  # the next tick, before the wait is over: nothing sent
         assert heartbeat_requests(fake) == 1
 
@@ -189,7 +189,7 @@ def test_catching_up_is_announced_by_a_heartbeat_when_no_batch_follows(
         agent.push()
         [beat] = fake.heartbeats
         assert (beat["outbox_pending"], beat["capturing"]) == (0, False)
-        assert not agent.pusher.told_behind
+        assert not agent.pusher.link.told_behind
         agent.push()
         assert heartbeat_requests(fake) == 2 and len(batch_manifests(fake)) == batches
     finally:
@@ -207,12 +207,12 @@ def test_a_heartbeat_says_whether_a_source_is_being_read(tmp_path: Path, legacy:
         assert (beat["outbox_pending"], beat["capturing"]) == (0, True)
         # No batch will follow (e.g. the rows read were sent before): the push ticks announce
         # the catch-up once the poll ends, as after a batch that said "behind".
-        assert agent.pusher.told_behind
+        assert agent.pusher.link.told_behind
         agent.push()
         assert len(fake.heartbeats) == 1
         agent.capture.finished("xzsp")
         agent.push()
-        assert fake.heartbeats[-1]["capturing"] is False and not agent.pusher.told_behind
+        assert fake.heartbeats[-1]["capturing"] is False and not agent.pusher.link.told_behind
         fake.fail_next = [503]
         assert agent.heartbeat() is False
     finally:

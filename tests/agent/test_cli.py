@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from agent.cli import main
-from agent.outbox import OUTBOX_FILE
 from agent.signing import ENROLMENT_FILE, PRIVATE_KEY_FILE
+from agent.state import OUTBOX_FILE
 from installer.legacy_demo_db import create_legacy_sqlite
 
 from .agent_setup import sqlite_source, write_config, write_mapping

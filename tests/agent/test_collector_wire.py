@@ -3,40 +3,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
 from agent.enrol import enrol
 from agent.heartbeat import send_heartbeat
-from agent.outbox import Outbox, OutboxRecord
 from agent.push import Pusher
 from agent.signing import AgentKeys
-from collector.app import create_app
-from collector.settings import CollectorSettings
-from collector.store.engine import make_engine
+from agent.state import Outbox, OutboxRecord
 from collector.store.enrolment import create_token, revoke
-from collector.store.migrate import upgrade
 from collector.store.timestamps import utc_now
 
 from .agent_setup import sb_records
 
 DEPARTMENT = "114307020000000001"  # BMBM of the records the test mapping makes
-
-
-@pytest.fixture
-def collector(tmp_path: Path) -> Iterator[tuple[TestClient, Any]]:
-    settings = CollectorSettings(
-        data_dir=tmp_path / "collector", store_url=f"sqlite:///{tmp_path / 'collector.db'}"
-    )
-    engine = make_engine(settings.resolved_store_url)
-    upgrade(engine)
-    with TestClient(create_app(settings)) as client:
-        yield client, engine
-    engine.dispose()
 
 
 def test_enrol_push_heartbeat_and_revocation_with_the_real_collector(
@@ -63,7 +45,7 @@ def test_enrol_push_heartbeat_and_revocation_with_the_real_collector(
         assert outbox.record(seqs[6])["state"] == "rejected"
 
         send_heartbeat(outbox, keys, enrolment, client)
-        assert outbox.get_meta("clock_offset_seconds") is not None  # from the signed ack
+        assert outbox.link.clock_offset is not None  # from the signed ack
 
         with engine.begin() as conn:
             revoke(conn, enrolment.agent_id, "test", now=utc_now())

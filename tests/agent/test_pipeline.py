@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 
 from agent.mapping import Mapping
-from agent.outbox import Limits, Outbox
 from agent.pipeline import Pipeline, replay_quarantine, table_key
-from agent.sources import SourceSettings, TableSettings
+from agent.state import Limits, Outbox
 from installer.legacy_demo_db import (
     SLXX_COLUMNS,
     connect,
@@ -19,26 +18,14 @@ from installer.legacy_demo_db import (
     insert_rows,
 )
 
-from .agent_setup import write_mapping
+from .agent_setup import sb_source, write_mapping
 
 # 50 demo applications: every 10th is secret-level (excluded); every 3rd has a time format
 # the broken mapping does not know (quarantined unless excluded).
 EXCLUDED, QUARANTINED, VALID = 5, 15, 30
 
 
-def settings(odbc: str, mapping: Path, fetch_size: int = 7) -> SourceSettings:
-    table = TableSettings(
-        record_type="SB",
-        table="T_SQ_SLXX",
-        mode="timestamp",
-        timestamp_column="XGSJ",
-        key_column="ID",
-        delay_seconds=0,
-        reread_seconds=0,
-    )
-    return SourceSettings(
-        name="xzsp", connection=odbc, fetch_size=fetch_size, tables=(table,), mapping=str(mapping)
-    )
+settings = sb_source
 
 
 @pytest.fixture
@@ -106,7 +93,7 @@ def test_a_full_outbox_pauses_polling_and_nothing_is_lost(tmp_path: Path, legacy
         p = pipeline(tmp_path, legacy, outbox, broken=True)
         [report] = p.poll()
         assert report.paused and "max_records" in report.paused
-        assert outbox.get_meta("paused")
+        assert outbox.paused
         captured = report.added
         assert captured < VALID
         for _ in range(10):  # deliver what is there, poll again, until the table is read
@@ -117,7 +104,7 @@ def test_a_full_outbox_pauses_polling_and_nothing_is_lost(tmp_path: Path, legacy
             if not report.paused and report.rows == 0:
                 break
         assert captured == VALID
-        assert outbox.get_meta("paused") is None
+        assert outbox.paused is None
 
 
 def test_a_row_corrected_in_the_legacy_system_leaves_the_quarantine(

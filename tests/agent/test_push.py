@@ -16,9 +16,9 @@ from agent.config import CollectorSection
 from agent.enrol import enrol
 from agent.errors import EnrolError, PushRefused
 from agent.heartbeat import send_heartbeat
-from agent.outbox import Outbox, OutboxRecord
 from agent.push import Pusher
 from agent.signing import HMAC_KEY_FILE, PRIVATE_KEY_FILE, AgentKeys
+from agent.state import Outbox, OutboxRecord
 from agent.transport import build_client
 from exchange_spec import protocol
 
@@ -171,7 +171,7 @@ def test_a_stale_clock_is_measured_and_the_batch_re_signed(
     fill(outbox, records[:2])
     outcome = pusher.push()
     assert outcome.error is None and outcome.delivered == 2
-    assert abs(outbox.get_meta("clock_offset_seconds") - 3600) < 60
+    assert abs(outbox.link.clock_offset - 3600) < 60
 
 
 def test_a_revoked_agent_stops_pushing_and_keeps_everything(
@@ -184,7 +184,7 @@ def test_a_revoked_agent_stops_pushing_and_keeps_everything(
     outcome = pusher.push()
     assert outcome.stopped and "refuses this agent" in outcome.error
     assert outbox.stats()["pending"] == 2
-    assert "403 agent_revoked" in outbox.get_meta("push_stopped")
+    assert "403 agent_revoked" in outbox.link.stopped
     requests = len(fake.seen)
     assert pusher.tick() is None  # looks again only after a while
     clock.now += 10_000
@@ -237,7 +237,7 @@ def test_heartbeat_reports_state_and_measures_the_clock_offset(
     [beat] = fake.heartbeats
     assert beat["outbox_pending"] == 3 and beat["name"] == "fe-01"
     assert beat["cursors"][0]["read_up_to"] == "2026-11-30T08:00:00+08:00"  # never the key
-    assert abs(outbox.get_meta("clock_offset_seconds") + 120) < 60
+    assert abs(outbox.link.clock_offset + 120) < 60
 
 
 def test_heartbeats_and_batches_sign_with_the_learnt_offset(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_heartbeats_and_batches_sign_with_the_learnt_offset(tmp_path: Path) -> N
     pusher, outbox, _ = make_pusher(tmp_path, fake)
     with pytest.raises(PushRefused, match="stale"):
         send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
-    assert abs(outbox.get_meta("clock_offset_seconds") + 3600) < 60
+    assert abs(outbox.link.clock_offset + 3600) < 60
     send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
     assert len(fake.heartbeats) == 1
 
@@ -255,7 +255,7 @@ def test_an_unsigned_heartbeat_time_is_not_trusted(tmp_path: Path) -> None:
     pusher, outbox, _ = make_pusher(tmp_path, fake)
     fake.sign_receipts_with = Ed25519PrivateKey.generate()
     send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
-    assert outbox.get_meta("clock_offset_seconds") is None
+    assert outbox.link.clock_offset is None
 
 
 def test_enrolment_pins_the_collector_key_and_keeps_secrets_private(tmp_path: Path) -> None:
@@ -326,3 +326,122 @@ def test_a_receipt_covering_nothing_is_a_failure_not_a_loop(
     assert outcome.error and "covers none" in outcome.error and outcome.wait_seconds == 2
     assert outbox.stats()["pending"] == 2
     fake.batch = real_batch  # type: ignore[method-assign]
+
+
+# -- refusals that must not stop the agent, and receipts that cannot be written ---------------
+@pytest.mark.parametrize("status", [403, 401])
+def test_a_proxys_html_refusal_is_retried_not_taken_for_a_revocation(
+    tmp_path: Path, records: list[dict[str, Any]], status: int
+) -> None:
+    fake = FakeCollector()
+    keys, enrolment = enrolled(tmp_path / "state", fake)
+    clock = Clock()
+    fake.fail_next = [("html", status), ("html", status)]  # a proxy's pages, twice
+    with (
+        FakeCollectorServer(fake) as server,
+        Outbox(tmp_path / "state" / "o.db") as outbox,
+        build_client(section(server.url)) as client,
+    ):
+        fill(outbox, records[:3])
+        pusher = Pusher(
+            outbox, keys, enrolment, client, clock=clock, backoff=Backoff(2.0, 300.0, lambda: 1.0)
+        )
+        first = pusher.push()
+        assert not first.stopped and outbox.link.stopped is None
+        assert first.wait_seconds == 2.0 and "not the collector's" in (first.error or "")
+        assert "not the collector's" in (outbox.link.trouble or "")
+        from agent.status import collect, render
+
+        shown = render(collect(outbox))  # what `esup-agent status` prints
+        assert "push retrying / 上报重试中" in shown and "proxy" in shown
+        assert "PUSH STOPPED" not in shown
+        assert "proxy" in outbox.last_errors(1)[0]["message"]
+        assert pusher.tick() is None  # waits like after any failure
+        clock.now += 2.0
+        assert pusher.tick().wait_seconds == 4.0  # the second page: waits longer
+        clock.now += 4.0
+        assert pusher.tick().delivered == 3
+        assert outbox.link.trouble is None and len(fake.records) == 3
+
+
+def test_an_unsigned_or_foreign_agent_revoked_json_is_retried(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    fill(outbox, records[:1])
+    fake.revoked.add(pusher.enrolment.agent_id)
+    fake.key, real = Ed25519PrivateKey.generate(), fake.key  # signed, but not by the collector
+    outcome = pusher.push()
+    assert not outcome.stopped and outbox.link.stopped is None and outcome.wait_seconds
+    fake.key = real
+    fake.fail_next.append(403)  # {"error": "unavailable"}: JSON, unsigned
+    pusher.next_attempt_at = 0
+    assert not pusher.push().stopped
+    pusher.next_attempt_at = 0
+    assert pusher.push().stopped  # the collector's own signed refusal
+
+
+def test_a_receipt_that_cannot_be_written_backs_off_instead_of_resending_at_once(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    """The disk-full loop: the receipt came, marking it failed, and the same batch went
+    again at every push tick (about once a second) with a traceback each time."""
+    import sqlite3
+
+    fake = FakeCollector()
+    pusher, outbox, clock = make_pusher(tmp_path, fake, batch_max_records=5)
+    fill(outbox, records[:5])
+
+    def full(action: int, *args: Any) -> int:  # every write fails, as on a full disk
+        writes = (sqlite3.SQLITE_INSERT, sqlite3.SQLITE_UPDATE, sqlite3.SQLITE_DELETE)
+        return sqlite3.SQLITE_DENY if action in writes else sqlite3.SQLITE_OK
+
+    outbox.store._conn.set_authorizer(full)
+    outcome = pusher.push()  # does not raise
+    assert outcome.error and "outbox" in outcome.error and outcome.wait_seconds == 2.0
+    assert "next attempt in 2.0 s" in (outbox.link.trouble or "")
+    for _ in range(30):  # 30 push ticks, one a second
+        clock.now += 1
+        pusher.tick()
+    assert len(fake.manifests) == 5  # at 0, 2, 6, 14 and 30 s, not 31 times
+    outbox.store._conn.set_authorizer(None)  # space again
+    clock.now += 60
+    outcome = pusher.tick()
+    assert outcome.delivered == 5 and outbox.stats()["pending"] == 0
+    assert outbox.link.trouble is None
+
+
+def test_records_the_collector_holds_under_their_seqs_are_sent_again_above_its_last(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    # The collector holds seqs 1..6 from before the state directory was restored.
+    for seq, record in enumerate(records[6:12], start=1):
+        fake.records[seq] = record
+    seqs = fill(outbox, records[:3])
+    assert seqs == [1, 2, 3]
+    outcome = pusher.push()
+    assert (outcome.renumbered, outcome.rejected) == (3, 0)
+    assert sorted(fake.records) == [1, 2, 3, 4, 5, 6, 7, 8, 9]
+    assert [fake.records[s] for s in (7, 8, 9)] == records[:3]
+    assert outbox.stats()["pending"] == 0 and outbox.counters()["renumbered"] == 3
+    assert outbox.commit_chunk("xzsp", "SB:T", []).seqs == []
+    assert fill(outbox, records[3:4]) == [10]
+
+
+def test_a_heartbeat_moves_new_seqs_above_the_collectors_last(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    fake = FakeCollector()
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    fake.records.update({seq: records[11] for seq in range(1, 41)})
+    send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
+    assert outbox.link.collector_last_seq == 40
+    assert fill(outbox, records[:2]) == [41, 42]
+    # An unsigned last seq is not believed.
+    fake.records[500] = records[11]
+    fake.sign_receipts_with = Ed25519PrivateKey.generate()
+    send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
+    assert outbox.link.collector_last_seq == 40

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from agent.metrics import MetricsServer, render
-from agent.outbox import OUTBOX_FILE, Outbox, OutboxRecord
+from agent.state import OUTBOX_FILE, Outbox, OutboxRecord
 from agent.status import collect
 from installer.legacy_demo_db import create_legacy_sqlite
 
@@ -32,7 +32,7 @@ def free_port() -> int:
 def test_metrics_endpoint_serves_prometheus_text_on_localhost(tmp_path: Path) -> None:
     with Outbox(tmp_path / "o.db") as outbox:
         outbox.commit_chunk("s", "t", [OutboxRecord.from_record(r) for r in sb_records(3)])
-        outbox.set_meta("paused", "outbox full")
+        outbox.statistics.set_paused("outbox full")
         server = MetricsServer(outbox, "127.0.0.1", 0)
         server.start()
         try:

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from agent.config import CollectorSection
-from agent.outbox import Outbox, OutboxRecord
 from agent.push import Pusher
+from agent.state import Outbox, OutboxRecord
 from agent.transport import build_client
 
 from .agent_setup import enrolled, sb_records

@@ -184,6 +184,9 @@ class CollectorStore:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(text("SELECT business_key FROM records_current"))]
 
+    def current_keys_count(self) -> int:
+        return self.scalar("SELECT COUNT(*) FROM records_current")
+
     def version_keys(self) -> list[str]:
         with self.engine.connect() as conn:
             return [r[0] for r in conn.execute(text("SELECT business_key FROM record_versions"))]
