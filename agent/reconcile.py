@@ -36,10 +36,10 @@ from exchange_spec.recon import DAY_ZONE, KeyDigest, event_day
 from exchange_spec.records import TIME_FIELDS
 
 from .errors import AgentError
-from .outbox import Outbox, OutboxRecord
 from .pipeline import MappedChunk, Pipeline, map_chunk, table_key
 from .sources import TableSettings
 from .sources.positions import ReadLine, row_time
+from .state import Outbox, OutboxRecord
 
 log = logging.getLogger("esup.agent.reconcile")
 

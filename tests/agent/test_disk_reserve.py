@@ -78,7 +78,7 @@ def test_a_paused_agent_says_so_once_in_the_log(
     disk = Disk(path, room=-1)  # below the reserve from the start
     with Outbox(path, Limits(disk_reserve_bytes=RESERVE), free_space=disk.free) as outbox:
         p = pipeline(tmp_path, outbox)
-        agent = SimpleNamespace(outbox=outbox, paused_logged=None)
+        agent = SimpleNamespace(outbox=outbox, paused_logged=None, poll_errors={})
         with caplog.at_level(logging.INFO, logger="esup.agent"):
             for _ in range(5):
                 Agent.poll(agent, p)  # type: ignore[arg-type]

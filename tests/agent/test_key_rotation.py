@@ -15,8 +15,8 @@ from sqlalchemy import Engine
 from agent.enrol import NEXT_KEY_DIR, ROTATE_PATH, enrol, rotate_key
 from agent.errors import EnrolError
 from agent.heartbeat import send_heartbeat
-from agent.outbox import Outbox
 from agent.signing import PRIVATE_KEY_FILE, AgentKeys
+from agent.state import Outbox
 from agent.transport import post_json
 from collector.app import create_app
 from collector.settings import CollectorSettings
@@ -63,7 +63,7 @@ def enrolled(tmp_path: Path, client: TestClient, engine: Engine) -> tuple[AgentK
 def heartbeat_ok(tmp_path: Path, keys: AgentKeys, client: TestClient) -> None:
     with Outbox(tmp_path / "outbox.db") as outbox:
         send_heartbeat(outbox, keys, keys.require_enrolment(), client)
-        assert outbox.get_meta("clock_offset_seconds") is not None  # from the signed ack
+        assert outbox.link.clock_offset is not None  # from the signed ack
 
 
 def test_rotate_key_moves_the_agent_to_a_new_key(

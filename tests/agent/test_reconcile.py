@@ -18,11 +18,11 @@ import pytest
 from agent.heartbeat import heartbeat_body
 from agent.mapping import Mapping
 from agent.metrics import render as metrics_text
-from agent.outbox import Limits, Outbox
 from agent.pipeline import Pipeline
 from agent.reconcile import ReconcileSettings, run_logged, run_pass
 from agent.sources import SourceSettings, TableSettings
 from agent.sources.positions import ReadLine
+from agent.state import Limits, Outbox
 from agent.status import collect, render
 from exchange_spec import business_key, event_time, validate_record
 from exchange_spec.recon import KeyDigest, event_day
@@ -284,4 +284,4 @@ def test_a_full_outbox_stops_the_pass_before_any_count_is_sent(
         assert result is not None and "outbox full" in result.not_counted["SB"]
         assert recons(outbox) == {}  # counts of a half-read table would be false alarms
         assert any(e["where"] == "reconcile" for e in outbox.last_errors())
-        assert outbox.get_meta("paused")
+        assert outbox.paused

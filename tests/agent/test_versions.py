@@ -40,7 +40,9 @@ class Department:
         self.odbc = create_legacy_sqlite(tmp_path / "legacy.db", n=5)
         self.engine = engine
         with engine.begin() as conn:
-            token = create_token(conn, DEPARTMENT, now=utc_now(), expires_hours=1)
+            token = create_token(
+                conn, DEPARTMENT, now=utc_now(), expires_hours=1, department_name="测试部门"
+            )
         keys = AgentKeys(tmp_path / "state")
         enrolment = enrol(client, keys, token=token, department=DEPARTMENT)
         self.outbox = Outbox(tmp_path / "state" / "outbox.sqlite3")
