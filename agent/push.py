@@ -179,7 +179,13 @@ class Pusher:
         outcome.attempt_nonces.append(envelope["manifest"]["nonce"])
         sent_at = self.wall()
         try:
-            _, answer = post_json(self.client, BATCHES_PATH, envelope, compress=True)
+            _, answer = post_json(
+                self.client,
+                BATCHES_PATH,
+                envelope,
+                compress=True,
+                signing_key=self.keys.private_key,
+            )
         except EnvelopeRefused as exc:
             if is_stale(exc):
                 self._learn_offset(exc, sent_at)
