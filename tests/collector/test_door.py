@@ -140,9 +140,7 @@ def test_malformed_signature_headers_are_refused_with_the_header_named(
         (protocol.AGENT_HEADER, "ag 1 ; drop"),
         (protocol.SIGNATURE_HEADER, "not base64!"),
     ]:
-        response = agent.client.post(
-            "/api/v1/batches", content=body, headers={**good, name: value}
-        )
+        response = agent.client.post("/api/v1/batches", content=body, headers={**good, name: value})
         assert response.status_code == 401, (name, response.text)
         assert name in response.json()["message_en"] or response.json()["error"] == (
             "bad_signature"

@@ -11,11 +11,13 @@ import json
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
 from exchange_spec import protocol
 
-from .conftest import AgentSide, sb
+from .conftest import AgentSide, new_token, public_raw, sb
 
 DEEP = b"[" * 2000 + b"]" * 2000  # 4,000 bytes: under every route's cap
 SIGNED_ROUTES = ("/api/v1/batches", "/api/v1/heartbeat", "/api/v1/rotate")
@@ -36,8 +38,7 @@ def signed_heartbeat(agent: AgentSide, body_text: str) -> bytes:
     manifest = protocol.body_manifest("heartbeat", agent.agent_id, "0" * 64)
     signature = protocol.sign(agent.key, manifest)
     return (
-        f'{{"manifest":{json.dumps(manifest)},"signature":"{signature}",'
-        f'"heartbeat":{body_text}}}'
+        f'{{"manifest":{json.dumps(manifest)},"signature":"{signature}","heartbeat":{body_text}}}'
     ).encode()
 
 
@@ -79,9 +80,15 @@ def test_a_lone_surrogate_is_a_400_that_names_where_it_is(agent: AgentSide) -> N
     assert_malformed(agent.post_bytes("/api/v1/heartbeat", body), "$.heartbeat.agent_name")
 
 
-def test_a_nul_in_an_enrolment_field_is_a_400(client: TestClient) -> None:
-    body = json.dumps({"token": "abc\u0000def", "public_key": "AAAA"}).encode()
-    assert_malformed(client.post("/api/v1/enrol", content=body), "$.token", "NUL")
+@pytest.mark.parametrize("field", ["hostname", "agent_version"])
+def test_a_nul_in_an_enrolment_field_is_a_400(
+    client: TestClient, engine: Engine, field: str
+) -> None:
+    # PostgreSQL text cannot hold a NUL: it failed the insert (503) instead of saying why.
+    key = protocol.b64(public_raw(Ed25519PrivateKey.generate()))
+    body = {"token": new_token(engine), "public_key": key, field: "front\u0000end"}
+    response = client.post("/api/v1/enrol", content=json.dumps(body).encode())
+    assert_malformed(response, f"$.{field}", "NUL")
 
 
 def test_a_nul_in_a_manifest_nonce_is_a_400(agent: AgentSide) -> None:
