@@ -16,6 +16,7 @@ import zlib
 from typing import Any
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 
 from exchange_spec import protocol
 
@@ -81,11 +82,19 @@ async def read_raw(request: Request, limit: int) -> tuple[bytes, str]:
         raise too_large(limit)  # refused before a byte is read
     raw = bytearray()
     digest = hashlib.sha256()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > limit:
-            raise too_large(limit)
-        digest.update(chunk)
+    try:
+        async for chunk in request.stream():
+            raw.extend(chunk)
+            if len(raw) > limit:
+                raise too_large(limit)
+            digest.update(chunk)
+    except ClientDisconnect as exc:
+        # Nobody reads this answer; it ends the request quietly (no traceback in the log).
+        raise malformed(
+            "请求体未发送完连接即断开",
+            f"the client disconnected after {len(raw)} bytes of the body",
+            "check the network between the agent and the collector",
+        ) from exc
     return bytes(raw), digest.hexdigest()
 
 

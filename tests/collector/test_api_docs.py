@@ -35,9 +35,7 @@ def test_the_setting_reads_as_a_boolean() -> None:
 
 
 @pytest.mark.parametrize("page", ["/docs", "/redoc"])
-def test_the_pages_load_only_files_the_collector_serves(
-    docs_client: TestClient, page: str
-) -> None:
+def test_the_pages_load_only_files_the_collector_serves(docs_client: TestClient, page: str) -> None:
     html = docs_client.get(page)
     assert html.status_code == 200
     assert "http://" not in html.text and "https://" not in html.text
@@ -50,6 +48,4 @@ def test_the_pages_load_only_files_the_collector_serves(
         assert len(loaded.content) > 1000, asset
     assert "/openapi.json" in html.text
     paths = docs_client.get("/openapi.json").json()["paths"]
-    assert "X-Esup-Signature" in {
-        p["name"] for p in paths["/api/v1/batches"]["post"]["parameters"]
-    }
+    assert "X-Esup-Signature" in {p["name"] for p in paths["/api/v1/batches"]["post"]["parameters"]}
