@@ -16,7 +16,7 @@ from exchange_spec.errors import ProtocolError
 from ..errors import IngestRefused
 from ..store import enrolment, evidence
 from ..store.enrolment import Agent
-from .bodies import malformed
+from .bodies import malformed as malformed  # the handlers' one way to say "malformed"
 
 
 def public_key_from(text: Any, what: str = "public_key") -> bytes:
