@@ -40,8 +40,9 @@ def bomb() -> bytes:
 
 
 @pytest.fixture
-def collector(tmp_path: Path) -> Iterator[tuple[str, Proc, str]]:
-    """A served collector with one enrolled agent; yields its URL, process and agent id."""
+def collector(tmp_path: Path) -> Iterator[tuple[str, Proc, str, Ed25519PrivateKey]]:
+    """A served collector with one enrolled agent; yields its URL, process, the agent's id
+    and key."""
     data = tmp_path / "collector"
     run_cli("esup-collector", "db", "upgrade", "--data-dir", str(data))
     out = run_cli(
@@ -53,16 +54,15 @@ def collector(tmp_path: Path) -> Iterator[tuple[str, Proc, str]]:
     try:
         url = f"http://127.0.0.1:{port}"
         wait_http(f"{url}/healthz", 60, proc.log)
-        key = (
-            Ed25519PrivateKey.generate()
-            .public_key()
-            .public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+        key = Ed25519PrivateKey.generate()
+        public = key.public_key().public_bytes(
+            serialization.Encoding.Raw, serialization.PublicFormat.Raw
         )
         enrolled = httpx.post(
-            f"{url}/api/v1/enrol", json={"token": token, "public_key": protocol.b64(key)}
+            f"{url}/api/v1/enrol", json={"token": token, "public_key": protocol.b64(public)}
         )
         assert enrolled.status_code == 200, enrolled.text
-        yield url, proc, enrolled.json()["agent_id"]
+        yield url, proc, enrolled.json()["agent_id"], key
     finally:
         proc.kill()
 
@@ -106,9 +106,9 @@ class Watch:
 
 @pytest.mark.slow
 def test_gzip_bombs_without_valid_credentials_are_refused_in_bounded_memory(
-    collector: tuple[str, Proc, str],
+    collector: tuple[str, Proc, str, Ed25519PrivateKey],
 ) -> None:
-    url, proc, agent_id = collector
+    url, proc, agent_id, key = collector
     assert proc.popen is not None
     payload = bomb()
     assert len(payload) < 100 * 1024
@@ -119,10 +119,11 @@ def test_gzip_bombs_without_valid_credentials_are_refused_in_bounded_memory(
         base = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
         if kind == "none":
             return base
-        who = agent_id if kind == "forged" else "ag-0000000000000000"
+        signer = key if kind == "signed" else forger
+        who = agent_id if kind in ("forged", "signed") else "ag-0000000000000000"
         return {
             **base,
-            **protocol.request_headers(forger, who, "POST", path, payload, encoding="gzip"),
+            **protocol.request_headers(signer, who, "POST", path, payload, encoding="gzip"),
         }
 
     kinds = ["none", "forged", "stranger"] * 16  # 48 bombs, 16 at a time
@@ -134,6 +135,8 @@ def test_gzip_bombs_without_valid_credentials_are_refused_in_bounded_memory(
     baseline = psutil.Process(proc.popen.pid).memory_info().rss
     with Watch(url, proc.popen.pid) as watch, ThreadPoolExecutor(16) as pool:
         statuses = list(pool.map(send, kinds))
+        # The enrolled agent's own bombs: inflating stops at max_json_bytes, never parsed.
+        signed = list(pool.map(send, ["signed"] * 8))
     growth = watch.peak_rss - baseline
     print(
         f"\n{len(kinds)} gzip bombs of {len(payload)} bytes: statuses {sorted(set(statuses))}, "
@@ -145,6 +148,7 @@ def test_gzip_bombs_without_valid_credentials_are_refused_in_bounded_memory(
     assert all(400 <= s < 500 for s in statuses), statuses
     # Refused at the door, unread: no signature (401), or too many at once from here (429).
     assert set(statuses) <= {401, 429}, statuses
+    assert set(signed) <= {413, 429} and 413 in signed, signed
     assert watch.healthz_seconds, "no /healthz answer was observed during the attack"
 
 
@@ -167,9 +171,9 @@ def _slow_request(port: int, agent_id: str) -> socket.socket:
 
 @pytest.mark.slow
 def test_an_address_holding_its_slots_with_slow_bodies_gets_429(
-    collector: tuple[str, Proc, str],
+    collector: tuple[str, Proc, str, Ed25519PrivateKey],
 ) -> None:
-    url, _proc, agent_id = collector
+    url, _proc, agent_id, _key = collector
     port = int(url.rsplit(":", 1)[1])
     held = [_slow_request(port, agent_id) for _ in range(4)]  # the default per address
     try:
