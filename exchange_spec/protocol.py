@@ -116,6 +116,10 @@ def frame_hash(frame: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(frame)).hexdigest()
 
 
+#: More undelivered records than any outbox holds; also the store's integer column's limit.
+MAX_BACKLOG_RECORDS = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Backlog:
     """What an agent still has to send: undelivered records, and a source being read now."""
@@ -141,11 +145,12 @@ def read_backlog(frame: Mapping[str, Any]) -> Backlog | None:
     if (
         not isinstance(records, int)
         or isinstance(records, bool)
-        or records < 0
+        or not 0 <= records <= MAX_BACKLOG_RECORDS
         or not isinstance(capturing, bool)
     ):
         raise ProtocolError(
-            f'backlog must be {{"records": <integer >= 0>, "capturing": true|false}}, not {value!r}'
+            f'backlog must be {{"records": <integer 0..{MAX_BACKLOG_RECORDS}>, '
+            f'"capturing": true|false}}, not {value!r}'
         )
     return Backlog(records, capturing)
 
@@ -155,7 +160,9 @@ def heartbeat_backlog(body: Mapping[str, Any]) -> Backlog | None:
     holds no usable ``outbox_pending``. A body without ``capturing`` (older agents) says no
     source is being read."""
     pending = body.get("outbox_pending")
-    if not isinstance(pending, int) or isinstance(pending, bool) or pending < 0:
+    if not isinstance(pending, int) or isinstance(pending, bool):
+        return None
+    if not 0 <= pending <= MAX_BACKLOG_RECORDS:
         return None
     return Backlog(pending, body.get("capturing") is True)
 

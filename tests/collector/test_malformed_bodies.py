@@ -125,3 +125,11 @@ def test_broken_json_from_an_enrolled_agent_is_a_400(
 )
 def test_broken_gzip_is_a_400(agent: AgentSide, body: bytes, words: list[str]) -> None:
     assert_malformed(agent.post_bytes("/api/v1/batches", body, compress=True), *words)
+
+
+def test_a_backlog_beyond_any_outbox_is_not_a_server_error(agent: AgentSide) -> None:
+    # 2**40 is exact in JSON but beyond the store's integer column (PostgreSQL int4).
+    response = agent.heartbeat({"outbox_pending": 2**40, "capturing": False})
+    assert response.status_code < 500, response.text
+    envelope = agent.batch([(1, sb("C1"))], backlog=protocol.Backlog(2**40, False))
+    assert_malformed(agent.post("/api/v1/batches", envelope), "backlog")
