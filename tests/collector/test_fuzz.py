@@ -16,6 +16,7 @@ import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from sqlalchemy import Engine
 
@@ -88,3 +89,52 @@ def test_no_route_answers_a_server_error(docs_client: TestClient, fuzzed_agent: 
             _send(fuzzed_agent, case)
 
         fuzz()
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def test_signed_envelopes_with_any_json_inside_never_get_a_server_error(
+    agent: AgentSide,
+) -> None:
+    """Past the door and the manifest signature: heartbeats and records of any JSON shape,
+    correctly hashed and signed, are stored, rejected per record or refused with a 4xx."""
+    records = st.fixed_dictionaries(
+        {
+            "spec": st.sampled_from(["1.0", "9.9"]),
+            "type": st.sampled_from(["SB", "SL", "BJ", "XX"]),
+            "SBLSH": st.text(max_size=30),
+            "BMBM": st.sampled_from([agent.department, "D2"]) | st.text(max_size=5),
+        },
+        optional={"SJBBH": JSON_VALUES, "SBSJ": JSON_VALUES, "extra": JSON_VALUES},
+    )
+    seqs = iter(range(1, 10**6))
+
+    @given(
+        heartbeat=st.dictionaries(st.text(max_size=12), JSON_VALUES, max_size=6),
+        pending=st.integers(0, 2**53 - 1) | JSON_VALUES,
+        batch=st.lists(records, min_size=1, max_size=4),
+    )
+    @settings(
+        max_examples=40,
+        deadline=None,
+        database=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+    )
+    def fuzz(heartbeat: dict[str, Any], pending: Any, batch: list[dict[str, Any]]) -> None:
+        response = agent.heartbeat({**heartbeat, "outbox_pending": pending})
+        assert response.status_code < 500, response.text
+        response = agent.send([(next(seqs), record) for record in batch])
+        assert response.status_code < 500, response.text
+
+    fuzz()
