@@ -137,14 +137,22 @@ def _ask_rotate(
 ) -> Any:
     manifest = protocol.rotate_manifest(agent_id, pending.private_key)
     envelope = {"manifest": manifest, "signature": signer.sign(manifest)}
-    return _post(client, ROTATE_PATH, envelope, "key rotation failed, nothing changed")
+    return _post(
+        client,
+        ROTATE_PATH,
+        envelope,
+        "key rotation failed, nothing changed",
+        signing_key=signer.private_key,
+    )
 
 
-def _post(client: httpx.Client, path: str, body: Any, failed: str) -> Any:
+def _post(
+    client: httpx.Client, path: str, body: Any, failed: str, *, signing_key: Any = None
+) -> Any:
     """The collector's answer; its refusal (PushRefused) for the caller to word, anything
     else (network, 5xx) as an EnrolError: the command is simply run again."""
     try:
-        _, answer = post_json(client, path, body)
+        _, answer = post_json(client, path, body, signing_key=signing_key)
     except PushRefused:
         raise
     except PushError as exc:

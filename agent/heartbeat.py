@@ -116,7 +116,7 @@ def send_heartbeat(
     envelope = {"manifest": manifest, "signature": keys.sign(manifest), "heartbeat": body}
     sent = wall()
     try:
-        _, answer = post_json(client, HEARTBEAT_PATH, envelope)
+        _, answer = post_json(client, HEARTBEAT_PATH, envelope, signing_key=keys.private_key)
     except EnvelopeRefused as exc:
         if is_stale(exc) and exc.collector_time is not None:
             link.learn_clock(sent, wall(), exc.collector_time)

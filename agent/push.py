@@ -230,7 +230,13 @@ class Pusher:
         outcome.attempt_nonces.append(manifest["nonce"])
         sent_at = self.wall()
         try:
-            _, answer = post_json(self.client, BATCHES_PATH, envelope, compress=True)
+            _, answer = post_json(
+                self.client,
+                BATCHES_PATH,
+                envelope,
+                compress=True,
+                signing_key=self.keys.private_key,
+            )
         except EnvelopeRefused as exc:
             if is_stale(exc) and exc.collector_time is not None:
                 self.link.learn_clock(sent_at, self.wall(), exc.collector_time)

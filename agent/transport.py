@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from exchange_spec import protocol
+
 from . import __version__
 from .config import CollectorSection
 from .errors import ConfigError, PushError, PushRefused
@@ -70,9 +72,18 @@ class EnvelopeRefused(PushRefused):
 
 
 def post_json(
-    client: httpx.Client, path: str, body: Any, *, compress: bool = False
+    client: httpx.Client,
+    path: str,
+    body: Any,
+    *,
+    compress: bool = False,
+    signing_key: Any = None,
 ) -> tuple[httpx.Response, Any]:
     """POST JSON; returns the response and its JSON body.
+
+    With ``signing_key`` (the agent's Ed25519 key) ``body`` is a signed envelope and the
+    request carries the protocol's signature headers over the bytes as sent, with the
+    envelope's agent id and created_at (which already has the learnt clock offset).
 
     Raises PushError for anything worth retrying (network, 5xx, garbage) and PushRefused
     for a 4xx, carrying the collector's error code."""
@@ -81,6 +92,19 @@ def post_json(
     if compress:
         content = gzip.compress(content, compresslevel=6)
         headers["Content-Encoding"] = "gzip"
+    if signing_key is not None:
+        manifest = body["manifest"]
+        headers.update(
+            protocol.request_headers(
+                signing_key,
+                manifest["agent_id"],
+                "POST",
+                path,
+                content,
+                encoding=headers.get("Content-Encoding", "identity"),
+                time=manifest["created_at"],
+            )
+        )
     try:
         response = client.post(path, content=content, headers=headers)
     except httpx.TransportError as exc:

@@ -14,15 +14,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from . import __version__
-from .api import batches, enrol, heartbeat, refusals
+from .api import batches, enrol, health, heartbeat, openapi, refusals
 from .api.context import AppContext
+from .api.door import Door
 from .engine import worker as engine_worker
 from .keys import load_or_create_key
 from .notify import wiring as notify_wiring
 from .private_files import private_dir
 from .settings import CollectorSettings
 from .store.engine import make_engine
-from .store.migrate import check_current
+from .store.migrate import check_current, head_revision
 from .supervision import listener as supervision_listener
 from .supervision.matters import MatterPolicy
 
@@ -60,16 +61,20 @@ def create_app(settings: CollectorSettings) -> FastAPI:
         version=__version__,
         description="Agent-facing API: enrolment, signed batches and heartbeats.",
         lifespan=lifespan,
+        # The built-in pages load Swagger UI and ReDoc from a CDN: openapi.install_docs
+        # serves them from the package, and only when the settings allow.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.ctx = ctx
+    app.state.door = Door(settings.unauthenticated_per_address, settings.parse_workers)
+    app.state.store_revision = head_revision()  # check_current said the store is there
     refusals.install(app)
     app.include_router(enrol.router)
     app.include_router(batches.router)
     app.include_router(heartbeat.router)
-
-    @app.get("/healthz", tags=["ops"])
-    def healthz() -> dict[str, str]:
-        """Liveness for load balancers."""
-        return {"status": "ok", "collector_key_id": key.key_id}
-
+    app.include_router(health.router)
+    if settings.api_docs:
+        openapi.install_docs(app)
     return app

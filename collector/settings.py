@@ -38,8 +38,22 @@ class CollectorSettings:
     nonce_retention_seconds: int = 3600
     host: str = "127.0.0.1"
     port: int = 8470
-    #: Largest accepted request body, compressed and decompressed alike.
-    max_body_bytes: int = 32 * 1024 * 1024
+    #: Largest request body as sent (gzip or plain); read only after the signature headers
+    #: name an enrolled agent. An agent's batch is about 1 MiB before gzip.
+    max_body_bytes: int = 4 * 1024 * 1024
+    #: Largest body after decompression: gzip is inflated in a stream that stops here, so a
+    #: small gzip bomb costs at most this much memory.
+    max_json_bytes: int = 4 * 1024 * 1024
+    #: Bodies decompressed and parsed at the same time (threads, off the event loop).
+    parse_workers: int = 2
+    #: Requests one client address may have in flight before they are authenticated
+    #: (enrolment included); more get 429. Behind a reverse proxy every agent shares its
+    #: address: raise this, or let uvicorn read X-Forwarded-For (--forwarded-allow-ips).
+    unauthenticated_per_address: int = 4
+    #: Serve /docs, /redoc and /openapi.json (assets from the package, never a CDN). Off by
+    #: default: the collector faces every department's network, and the API description is
+    #: for developers, who can turn it on in a test or staging collector.
+    api_docs: bool = False
     #: Working days a department has to reply (回告) to a supervision notice before the matter
     #: escalates one level (officer -> department leader -> bureau).
     supervision_reply_workdays: int = 5
@@ -102,9 +116,18 @@ class CollectorSettings:
             )
         if not 1 <= self.port <= 65535:
             raise SettingsError(f"port={self.port} is not a TCP port (1..65535)")
-        if not 1024 <= self.max_body_bytes <= 1024 * 1024 * 1024:
+        for name in ("max_body_bytes", "max_json_bytes"):
+            if not 1024 <= getattr(self, name) <= 256 * 1024 * 1024:
+                raise SettingsError(
+                    f"{name}={getattr(self, name)} is out of range: use 1024..268435456 "
+                    "(default 4194304, 4 MiB)"
+                )
+        if not 1 <= self.parse_workers <= 64:
+            raise SettingsError(f"parse_workers={self.parse_workers} is out of range: use 1..64")
+        if not 1 <= self.unauthenticated_per_address <= 10_000:
             raise SettingsError(
-                f"max_body_bytes={self.max_body_bytes} is out of range: use 1024..1073741824"
+                f"unauthenticated_per_address={self.unauthenticated_per_address} is out of "
+                "range: use 1..10000 (default 4)"
             )
         if not 1 <= self.supervision_reply_workdays <= 60:
             raise SettingsError(
@@ -131,12 +154,17 @@ _INT_KEYS = {
     "nonce_retention_seconds",
     "port",
     "max_body_bytes",
+    "max_json_bytes",
+    "parse_workers",
+    "unauthenticated_per_address",
     "supervision_reply_workdays",
     "engine_dirty_seconds",
     "engine_full_sweep_minutes",
     "engine_sweep_workers",
 }
 _PATH_KEYS = {"data_dir", "key_file", "notify_config", "engine_rules_file"}
+_BOOL_KEYS = {"api_docs"}
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
 KNOWN_KEYS = {f.name for f in fields(CollectorSettings)}
 
 
@@ -148,6 +176,13 @@ def _coerce(key: str, value: Any, where: str) -> Any:
             raise SettingsError(f"{key} in {where} must be an integer, got {value!r}") from exc
     if key in _PATH_KEYS:
         return Path(str(value)) if value not in (None, "") else None
+    if key in _BOOL_KEYS:
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise SettingsError(f"{key} in {where} must be true or false, got {value!r}")
+        return word in _TRUE
     return str(value)
 
 

@@ -54,12 +54,30 @@ Errors for a whole envelope are HTTP 4xx with :func:`error_body`. The refusal th
 agent stop sending (``agent_revoked``) also carries a ``refusal`` frame signed by the
 collector (:func:`refusal`) naming the refused manifest: an agent stops only on that, never on
 an unsigned 401/403 (a proxy's HTML page, a misrouted request), which it retries.
+
+Every request of an enrolled agent also carries a signature over the request AS SENT, so
+the collector can refuse a stranger before it decompresses or parses anything::
+
+    X-Esup-Agent: <agent_id>
+    X-Esup-Time: <ISO 8601 time with offset, the same clock as created_at>
+    X-Esup-Nonce: <16..60 characters of [A-Za-z0-9_-], fresh per request>
+    X-Esup-Signature: <base64 Ed25519 over request_signing_bytes(...)>
+
+    request_signing_bytes = "esupervision esup/1 request\n" METHOD "\n" PATH "\n"
+        agent_id "\n" time "\n" nonce "\n" content-encoding "\n" sha256-hex(body bytes)
+
+PATH is the API path (``/api/v1/batches``), without a proxy's prefix or a query; the
+content-encoding is ``gzip`` or ``identity``. :func:`request_headers` makes them,
+:func:`read_request_auth` and :func:`verify_request` check them. The envelope inside keeps its
+own signed manifest: that one is the evidence the collector stores and answers with a receipt.
+Enrolment (no key yet) carries none of these headers; its one-time token is its credential.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -121,6 +139,10 @@ def frame_hash(frame: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_bytes(frame)).hexdigest()
 
 
+#: More undelivered records than any outbox holds; also the store's integer column's limit.
+MAX_BACKLOG_RECORDS = 2**31 - 1
+
+
 @dataclass(frozen=True)
 class Backlog:
     """What an agent still has to send: undelivered records, and a source being read now."""
@@ -146,11 +168,12 @@ def read_backlog(frame: Mapping[str, Any]) -> Backlog | None:
     if (
         not isinstance(records, int)
         or isinstance(records, bool)
-        or records < 0
+        or not 0 <= records <= MAX_BACKLOG_RECORDS
         or not isinstance(capturing, bool)
     ):
         raise ProtocolError(
-            f'backlog must be {{"records": <integer >= 0>, "capturing": true|false}}, not {value!r}'
+            f'backlog must be {{"records": <integer 0..{MAX_BACKLOG_RECORDS}>, '
+            f'"capturing": true|false}}, not {value!r}'
         )
     return Backlog(records, capturing)
 
@@ -160,7 +183,9 @@ def heartbeat_backlog(body: Mapping[str, Any]) -> Backlog | None:
     holds no usable ``outbox_pending``. A body without ``capturing`` (older agents) says no
     source is being read."""
     pending = body.get("outbox_pending")
-    if not isinstance(pending, int) or isinstance(pending, bool) or pending < 0:
+    if not isinstance(pending, int) or isinstance(pending, bool):
+        return None
+    if not 0 <= pending <= MAX_BACKLOG_RECORDS:
         return None
     return Backlog(pending, body.get("capturing") is True)
 
@@ -408,6 +433,107 @@ def verify_refusal(
         return None
     code = frame.get("code")
     return code if isinstance(code, str) else None
+
+
+AGENT_HEADER = "X-Esup-Agent"
+TIME_HEADER = "X-Esup-Time"
+NONCE_HEADER = "X-Esup-Nonce"
+SIGNATURE_HEADER = "X-Esup-Signature"
+REQUEST_HEADERS = (AGENT_HEADER, TIME_HEADER, NONCE_HEADER, SIGNATURE_HEADER)
+#: Agent ids and nonces are plain ASCII tokens: nothing a header or a database could mangle.
+_TOKEN = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+_NONCE = re.compile(r"[A-Za-z0-9_-]{16,60}")
+
+
+@dataclass(frozen=True)
+class RequestAuth:
+    """The signature headers of one request, read but not yet verified."""
+
+    agent_id: str
+    time: str
+    nonce: str
+    signature: str
+
+    @property
+    def signed_at(self) -> datetime:
+        return parse_time(self.time, TIME_HEADER)
+
+
+def content_encoding(value: str | None) -> str:
+    """The Content-Encoding as signed: lower case, ``identity`` when absent."""
+    return (value or "").strip().lower() or "identity"
+
+
+def request_signing_bytes(
+    method: str, path: str, auth: RequestAuth, encoding: str, body_sha256: str
+) -> bytes:
+    """What a request signature covers (see the module docstring)."""
+    fields = (method.upper(), path, auth.agent_id, auth.time, auth.nonce, encoding, body_sha256)
+    return f"esupervision {PROTOCOL} request\n".encode() + "\n".join(fields).encode("utf-8")
+
+
+def request_headers(
+    private_key: Any,
+    agent_id: str,
+    method: str,
+    path: str,
+    body: bytes,
+    *,
+    encoding: str = "identity",
+    time: str | None = None,
+    nonce: str | None = None,
+) -> dict[str, str]:
+    """The signature headers for one request whose body bytes (as sent) are ``body``."""
+    auth = RequestAuth(agent_id, time or utc_now_iso(), nonce or new_nonce(), "")
+    digest = hashlib.sha256(body).hexdigest()
+    message = request_signing_bytes(method, path, auth, content_encoding(encoding), digest)
+    return {
+        AGENT_HEADER: auth.agent_id,
+        TIME_HEADER: auth.time,
+        NONCE_HEADER: auth.nonce,
+        SIGNATURE_HEADER: b64(private_key.sign(message)),
+    }
+
+
+def read_request_auth(headers: Mapping[str, str]) -> RequestAuth:
+    """The signature headers of a request; ProtocolError names what is missing or malformed."""
+    missing = [name for name in REQUEST_HEADERS if not headers.get(name)]
+    if missing:
+        raise ProtocolError(f"the request lacks the signature header(s) {', '.join(missing)}")
+    auth = RequestAuth(
+        headers[AGENT_HEADER].strip(),
+        headers[TIME_HEADER].strip(),
+        headers[NONCE_HEADER].strip(),
+        headers[SIGNATURE_HEADER].strip(),
+    )
+    if not _TOKEN.fullmatch(auth.agent_id):
+        raise ProtocolError(f"{AGENT_HEADER} is not an agent id (1..64 of A-Z a-z 0-9 _ . : -)")
+    if not _NONCE.fullmatch(auth.nonce):
+        raise ProtocolError(f"{NONCE_HEADER} must be 16..60 characters of A-Z a-z 0-9 _ -")
+    parse_time(auth.time, TIME_HEADER)
+    return auth
+
+
+def verify_request(
+    public_key_raw: bytes,
+    auth: RequestAuth,
+    method: str,
+    path: str,
+    encoding: str,
+    body_sha256: str,
+) -> None:
+    """Raise BadSignature unless ``auth`` signs this request with this key."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    signature = unb64(auth.signature, SIGNATURE_HEADER)
+    message = request_signing_bytes(method, path, auth, content_encoding(encoding), body_sha256)
+    try:
+        Ed25519PublicKey.from_public_bytes(public_key_raw).verify(signature, message)
+    except (InvalidSignature, ValueError) as exc:
+        raise BadSignature(
+            f"the request signature does not verify with key {key_id(public_key_raw)}"
+        ) from exc
 
 
 def error_body(code: str, message_zh: str, message_en: str, hint: str = "") -> dict[str, Any]:

@@ -17,7 +17,8 @@ from ..store.backlog import record_backlog
 from ..store.ingest import RecordWriter, Source
 from . import openapi
 from .context import AppContext, Context
-from .envelopes import malformed, read_json, verify_envelope
+from .door import client_address, read_signed_json
+from .envelopes import malformed, verify_envelope
 
 router = APIRouter(prefix="/api/v1", tags=["ingest"])
 
@@ -80,12 +81,20 @@ def _records_of(
     return [(seq, by_seq[seq], signed[seq]) for seq in sorted(signed)]
 
 
-def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, Any]:
-    """Verify and store one batch in ONE transaction; return the signed receipt."""
+def ingest_batch(
+    ctx: AppContext, envelope: Any, remote_addr: str, sender: str | None = None
+) -> dict[str, Any]:
+    """Verify and store one batch in ONE transaction; return the signed receipt. ``sender``:
+    the agent the request's signature authenticated."""
     now = ctx.now()
     with ctx.transaction() as conn:
         verified = verify_envelope(
-            conn, envelope, "batch", now=now, skew_seconds=ctx.settings.skew_seconds
+            conn,
+            envelope,
+            "batch",
+            now=now,
+            skew_seconds=ctx.settings.skew_seconds,
+            sender=sender,
         )
         records = _records_of(envelope, verified.manifest)
         agent = verified.agent
@@ -127,7 +136,8 @@ def ingest_batch(ctx: AppContext, envelope: Any, remote_addr: str) -> dict[str, 
 @router.post("/batches", openapi_extra=openapi.BATCH)
 async def post_batch(request: Request, ctx: Context) -> dict[str, Any]:
     """Accept a signed batch (JSON or gzip JSON); answer a receipt signed by the collector."""
-    envelope = await read_json(request, ctx.settings.max_body_bytes)
-    remote = request.client.host if request.client else ""
+    sender, envelope = await read_signed_json(request, ctx, ctx.settings.max_json_bytes)
     ctx.maybe_sweep_nonces()
-    return await run_in_threadpool(ingest_batch, ctx, envelope, remote)
+    return await run_in_threadpool(
+        ingest_batch, ctx, envelope, client_address(request), sender.agent_id
+    )

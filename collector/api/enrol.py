@@ -14,17 +14,20 @@ from ..errors import IngestRefused
 from ..store import enrolment
 from . import openapi
 from .context import Context
-from .envelopes import malformed, public_key_from, read_json, verify_envelope
+from .door import read_signed_json, read_unsigned_json
+from .envelopes import malformed, public_key_from, verify_envelope
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
-ENROL_LIMIT = 64 * 1024
+#: An enrolment is a token, a key, a host name and a version: a few hundred bytes. It is read
+#: before anyone is known, so the cap is small.
+ENROL_LIMIT = 4 * 1024
 
 
 @router.post("/enrol", openapi_extra=openapi.ENROL)
 async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
     """Consume a one-time token and pin the agent's Ed25519 key to the token's department."""
-    body = await read_json(request, ENROL_LIMIT)
+    body = await read_unsigned_json(request, ENROL_LIMIT)
     if not isinstance(body, dict) or not isinstance(body.get("token"), str):
         raise malformed("缺少注册令牌 token", "the enrolment request has no token")
     public_key = public_key_from(body.get("public_key"))
@@ -60,7 +63,7 @@ async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
 async def rotate(request: Request, ctx: Context) -> dict[str, Any]:
     """Replace the agent's key: a rotate envelope signed with the current key, carrying the new
     key's proof that the agent holds it (protocol.rotate_manifest)."""
-    envelope = await read_json(request, ENROL_LIMIT)
+    _, envelope = await read_signed_json(request, ctx, ENROL_LIMIT)
 
     def work() -> dict[str, Any]:
         now = ctx.now()

@@ -1,15 +1,13 @@
-"""Reading and verifying signed envelopes: body size, gzip, JSON, agent, signature, freshness,
-nonce. Every refusal is an IngestRefused with a stable code."""
+"""Verifying signed envelopes: agent, signature, freshness, nonce. Every refusal is an
+IngestRefused with a stable code. Bodies are read and parsed by :mod:`collector.api.door`
+(request signature first) and :mod:`collector.api.bodies`."""
 
 from __future__ import annotations
 
-import json
-import zlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from fastapi import Request
 from sqlalchemy import Connection
 
 from exchange_spec import protocol
@@ -18,57 +16,7 @@ from exchange_spec.errors import ProtocolError
 from ..errors import AgentRevoked, IngestRefused
 from ..store import enrolment, evidence
 from ..store.enrolment import Agent
-
-
-def malformed(what_zh: str, what_en: str) -> IngestRefused:
-    return IngestRefused(
-        400,
-        "malformed",
-        f"请求格式错误：{what_zh}",
-        f"malformed request: {what_en}",
-        "upgrade the agent to a version that speaks protocol esup/1",
-    )
-
-
-def _too_large(limit: int) -> IngestRefused:
-    return IngestRefused(
-        413,
-        "too_large",
-        f"请求体超过上限 {limit} 字节",
-        f"the request body exceeds the limit of {limit} bytes",
-        "send smaller batches (agent setting batch size) or raise max_body_bytes on the collector",
-    )
-
-
-async def read_json(request: Request, limit: int) -> Any:
-    """Read the body (plain or gzip) without ever holding more than ``limit`` bytes."""
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > limit:
-            raise _too_large(limit)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
-    data = bytes(raw)
-    if encoding == "gzip":
-        inflater = zlib.decompressobj(wbits=31)
-        try:
-            data = inflater.decompress(data, limit + 1)
-        except zlib.error as exc:
-            raise malformed("gzip 数据损坏", f"the gzip body is corrupt ({exc})") from exc
-        if len(data) > limit or inflater.unconsumed_tail:
-            raise _too_large(limit)
-    elif encoding not in ("identity", ""):
-        raise IngestRefused(
-            415,
-            "unsupported_encoding",
-            f"不支持的压缩方式 {encoding}",
-            f"Content-Encoding {encoding!r} is not supported",
-            "send plain JSON or gzip",
-        )
-    try:
-        return json.loads(data)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise malformed("不是合法的 JSON", f"the body is not valid JSON ({exc})") from exc
+from .bodies import malformed as malformed  # the handlers' one way to say "malformed"
 
 
 def public_key_from(text: Any, what: str = "public_key") -> bytes:
@@ -97,10 +45,40 @@ class Verified:
     created_at: datetime  # the agent's signed time: orders its reports
 
 
+def _is_token(text: str) -> bool:
+    """Printable ASCII: what an id or nonce is, and what every store's key columns can hold."""
+    return text.isascii() and text.isprintable()
+
+
+def stale(offset: float, skew_seconds: int) -> IngestRefused:
+    """The agent's clock is ``offset`` seconds off ours, beyond the window."""
+    direction_en = "ahead of" if offset > 0 else "behind"
+    direction_zh = "快" if offset > 0 else "慢"
+    return IngestRefused(
+        401,
+        "stale",
+        f"采集端时钟比采集中心{direction_zh} {abs(offset):.0f} 秒（允许 {skew_seconds} 秒），"
+        "请校准前置机时间（NTP）",
+        f"the agent's clock is off by {offset:+.0f} seconds ({direction_en} the collector; "
+        f"allowed {skew_seconds} s); fix NTP on the front-end machine",
+        "enable time synchronisation (NTP / w32time) on the front-end machine",
+    )
+
+
 def verify_envelope(
-    conn: Connection, envelope: Any, kind: str, *, now: datetime, skew_seconds: int
+    conn: Connection,
+    envelope: Any,
+    kind: str,
+    *,
+    now: datetime,
+    skew_seconds: int,
+    sender: str | None = None,
 ) -> Verified:
-    """Check one envelope inside the request's transaction; the nonce is claimed here."""
+    """Check one envelope inside the request's transaction; the nonce is claimed here.
+
+    ``sender`` is the agent the request's signature headers authenticated: the manifest must
+    be its own. The manifest is verified again (defence in depth): it is the signed evidence
+    the collector keeps and answers with a receipt."""
     if not isinstance(envelope, dict):
         raise malformed("请求体必须是 JSON 对象", "the body must be a JSON object")
     manifest, signature = envelope.get("manifest"), envelope.get("signature")
@@ -113,10 +91,19 @@ def verify_envelope(
             f"{manifest.get('protocol')!r} {manifest.get('kind')!r}",
         )
     agent_id = manifest.get("agent_id")
-    if not isinstance(agent_id, str):
+    if not isinstance(agent_id, str) or not _is_token(agent_id):
         raise malformed("清单缺少 agent_id", "the manifest has no agent_id")
+    if sender is not None and agent_id != sender:
+        raise IngestRefused(
+            401,
+            "agent_mismatch",
+            f"清单中的采集端 {agent_id} 与请求签名的采集端 {sender} 不一致",
+            f"the manifest names agent {agent_id!r} but the request is signed by {sender}",
+            "an agent sends only its own envelopes",
+        )
     agent = enrolment.require_agent(conn, agent_id)
     if agent.status != "active":
+        # Signed, naming this manifest: the one refusal that makes an agent stop sending.
         raise AgentRevoked(
             agent_id,
             manifest,
@@ -141,19 +128,9 @@ def verify_envelope(
         raise malformed("created_at 不是带时区的 ISO 时间", str(exc)) from exc
     offset = (created - now).total_seconds()
     if abs(offset) > skew_seconds:
-        direction_en = "ahead of" if offset > 0 else "behind"
-        direction_zh = "快" if offset > 0 else "慢"
-        raise IngestRefused(
-            401,
-            "stale",
-            f"采集端时钟比采集中心{direction_zh} {abs(offset):.0f} 秒（允许 {skew_seconds} 秒），"
-            "请校准前置机时间（NTP）",
-            f"the agent's clock is off by {offset:+.0f} seconds ({direction_en} the collector; "
-            f"allowed {skew_seconds} s); fix NTP on the front-end machine",
-            "enable time synchronisation (NTP / w32time) on the front-end machine",
-        )
+        raise stale(offset, skew_seconds)
     nonce = manifest.get("nonce")
-    if not isinstance(nonce, str) or not 16 <= len(nonce) <= 64:
+    if not isinstance(nonce, str) or not 16 <= len(nonce) <= 64 or not _is_token(nonce):
         raise malformed("nonce 无效", "the nonce must be a string of 16..64 characters")
     if not evidence.claim_nonce(conn, agent_id, nonce, now=now):
         raise IngestRefused(

@@ -17,7 +17,8 @@ from ..store.backlog import record_backlog
 from ..store.gaps import highest_seq
 from . import openapi
 from .context import Context
-from .envelopes import malformed, read_json, verify_envelope
+from .door import read_signed_json
+from .envelopes import malformed, verify_envelope
 
 router = APIRouter(prefix="/api/v1", tags=["agents"])
 
@@ -27,13 +28,18 @@ HEARTBEAT_LIMIT = 256 * 1024
 @router.post("/heartbeat", openapi_extra=openapi.HEARTBEAT)
 async def heartbeat(request: Request, ctx: Context) -> dict[str, Any]:
     """Store the agent's last heartbeat; answer ``collector_time`` in a signed acknowledgement."""
-    envelope = await read_json(request, HEARTBEAT_LIMIT)
+    sender, envelope = await read_signed_json(request, ctx, HEARTBEAT_LIMIT)
 
     def work() -> dict[str, Any]:
         now = ctx.now()
         with ctx.transaction() as conn:
             verified = verify_envelope(
-                conn, envelope, "heartbeat", now=now, skew_seconds=ctx.settings.skew_seconds
+                conn,
+                envelope,
+                "heartbeat",
+                now=now,
+                skew_seconds=ctx.settings.skew_seconds,
+                sender=sender.agent_id,
             )
             body = envelope.get("heartbeat")
             if not isinstance(body, dict):

@@ -79,8 +79,32 @@ class FakeCollector:
                 if failure == "connect":
                     raise httpx.ConnectError("connection refused", request=request)
                 return httpx.Response(int(failure), json={"error": "unavailable"})
+            refused = self._check_request(request)
+            if refused:
+                return httpx.Response(refused[0], json=refused[1])
             status, answer = self.route(request.method, request.url.path, body)
             return httpx.Response(status, json=answer)
+
+    def _check_request(self, request: httpx.Request) -> tuple[int, Any] | None:
+        """The request signature over the bytes as sent, as the real collector checks it."""
+        if request.method == "GET" or request.url.path == "/api/v1/enrol":
+            return None
+        try:
+            auth = protocol.read_request_auth(request.headers)
+            key = self.agents.get(auth.agent_id)
+            if key is None:
+                return 401, protocol.error_body("unknown_agent", "未知代理", "unknown agent")
+            protocol.verify_request(
+                key,
+                auth,
+                request.method,
+                request.url.path,
+                request.headers.get("content-encoding", "identity"),
+                hashlib.sha256(request.content).hexdigest(),
+            )
+        except ProtocolError as exc:
+            return 401, protocol.error_body("unsigned_request", "请求签名无效", str(exc))
+        return None
 
     def route(self, method: str, path: str, body: bytes) -> tuple[int, Any]:
         if method == "GET" and path == "/healthz":

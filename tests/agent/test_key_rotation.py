@@ -4,6 +4,7 @@ when run again, enrolling again takes a fresh key, a wrong department leaves the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -83,8 +84,10 @@ def test_rotate_key_moves_the_agent_to_a_new_key(
 
     # The old key signs nothing any more, not even a rotation back to it.
     manifest = protocol.rotate_manifest(agent_id, old_key)
+    body = json.dumps({"manifest": manifest, "signature": protocol.sign(old_key, manifest)})
+    headers = protocol.request_headers(old_key, agent_id, "POST", ROTATE_PATH, body.encode())
     refused = client.post(
-        ROTATE_PATH, json={"manifest": manifest, "signature": protocol.sign(old_key, manifest)}
+        ROTATE_PATH, content=body, headers={"Content-Type": "application/json", **headers}
     )
     assert refused.status_code == 401 and refused.json()["error"] == "bad_signature"
 
@@ -97,7 +100,12 @@ def test_a_rotation_whose_answer_was_lost_is_finished_by_running_it_again(
     # The collector pins the pending key, but the agent never hears it (connection dropped).
     pending = AgentKeys(tmp_path / "state" / NEXT_KEY_DIR)
     manifest = protocol.rotate_manifest(agent_id, pending.private_key)
-    post_json(client, ROTATE_PATH, {"manifest": manifest, "signature": keys.sign(manifest)})
+    post_json(
+        client,
+        ROTATE_PATH,
+        {"manifest": manifest, "signature": keys.sign(manifest)},
+        signing_key=keys.private_key,
+    )
     assert pinned(engine, agent_id) == pending.key_id
     assert AgentKeys(tmp_path / "state").key_id != pending.key_id
 

@@ -130,13 +130,25 @@ class AgentSide:
             "records": [{"seq": seq, "record": rec} for seq, rec in records],
         }
 
-    def post(self, path: str, envelope: Any, *, compress: bool = False) -> Any:
+    def post(self, path: str, envelope: Any, *, compress: bool = False, key: Any = None) -> Any:
         body = json.dumps(envelope, ensure_ascii=False).encode("utf-8")
-        headers = {"Content-Type": "application/json"}
-        if compress:
-            body = gzip.compress(body)
-            headers["Content-Encoding"] = "gzip"
-        return self.client.post(path, content=body, headers=headers)
+        return self.post_bytes(
+            path, gzip.compress(body) if compress else body, compress=compress, key=key
+        )
+
+    def post_bytes(
+        self, path: str, body: bytes, *, compress: bool = False, key: Any = None, **headers: str
+    ) -> Any:
+        """POST ``body`` as sent, with the request signature headers of this agent (signed
+        with ``key``, by default the agent's current key)."""
+        encoding = "gzip" if compress else "identity"
+        sent = {"Content-Type": "application/json", "Content-Encoding": encoding}
+        signer = key if key is not None else self.key
+        sent.update(
+            protocol.request_headers(signer, self.agent_id, "POST", path, body, encoding=encoding)
+        )
+        sent.update(headers)
+        return self.client.post(path, content=body, headers=sent)
 
     def send(self, records: list[tuple[int, Any]], **kwargs: Any) -> Any:
         return self.post("/api/v1/batches", self.batch(records, **kwargs))

@@ -213,11 +213,7 @@ def test_gaps_in_an_agents_sequence_are_visible(agent: AgentSide, engine: Engine
 
 def test_a_body_over_the_limit_is_refused(agent: AgentSide, settings: object) -> None:
     limit = settings.max_body_bytes  # type: ignore[attr-defined]
-    response = agent.client.post(
-        "/api/v1/batches",
-        content=b"{" + b" " * limit + b"}",
-        headers={"Content-Type": "application/json"},
-    )
+    response = agent.post_bytes("/api/v1/batches", b"{" + b" " * limit + b"}")
     assert response.status_code == 413
     assert response.json()["error"] == "too_large"
 
@@ -225,17 +221,16 @@ def test_a_body_over_the_limit_is_refused(agent: AgentSide, settings: object) ->
 def test_a_gzip_bomb_is_refused(agent: AgentSide, settings: object) -> None:
     import gzip
 
-    limit = settings.max_body_bytes  # type: ignore[attr-defined]
-    response = agent.client.post(
-        "/api/v1/batches",
-        content=gzip.compress(b" " * (limit + 10)),
-        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    limit = settings.max_json_bytes  # type: ignore[attr-defined]
+    response = agent.post_bytes(
+        "/api/v1/batches", gzip.compress(b" " * (limit + 10)), compress=True
     )
     assert response.status_code == 413
+    assert "decompressed" in response.json()["message_en"]
 
 
 def test_garbage_is_malformed(agent: AgentSide) -> None:
-    response = agent.client.post("/api/v1/batches", content=b"not json")
+    response = agent.post_bytes("/api/v1/batches", b"not json")
     assert response.status_code == 400
     assert response.json()["error"] == "malformed"
 

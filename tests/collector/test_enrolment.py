@@ -155,7 +155,7 @@ def test_rotation_asked_again_with_the_new_key_is_a_no_op(agent: AgentSide, engi
     """An agent that lost the answer to its rotation asks again, signing with its new key."""
     new = Ed25519PrivateKey.generate()
     assert agent.post("/api/v1/rotate", rotate_envelope(agent, new, agent.key)).status_code == 200
-    again = agent.post("/api/v1/rotate", rotate_envelope(agent, new, new))
+    again = agent.post("/api/v1/rotate", rotate_envelope(agent, new, new), key=new)
     assert again.status_code == 200, again.text
     assert again.json()["key_id"] == protocol.key_id(public_raw(new))
     assert len(audit_entries(engine, audit.AGENT_ROTATE)) == 1

@@ -108,10 +108,14 @@ def test_serve_enrols_and_receives_a_batch_over_a_socket(served: tuple[str, str]
             "signature": protocol.sign(key, manifest),
             "records": [{"seq": s, "record": r} for s, r in records],
         }
+        body = gzip.compress(json.dumps(envelope).encode())
+        signed = protocol.request_headers(
+            key, answer["agent_id"], "POST", "/api/v1/batches", body, encoding="gzip"
+        )
         response = http.post(
             "/api/v1/batches",
-            content=gzip.compress(json.dumps(envelope).encode()),
-            headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+            content=body,
+            headers={"Content-Type": "application/json", "Content-Encoding": "gzip", **signed},
         )
         assert response.status_code == 200, response.text
         receipt = response.json()
@@ -119,3 +123,4 @@ def test_serve_enrols_and_receives_a_batch_over_a_socket(served: tuple[str, str]
         assert receipt["receipt"]["covered"] == [[1, 2]]
         assert [r["code"] for r in receipt["receipt"]["rejected"]] == ["wrong_department"]
         assert http.get("/healthz").json()["collector_key_id"] == answer["collector_key_id"]
+        assert http.get("/readyz").json()["status"] == "ready"

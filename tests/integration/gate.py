@@ -10,9 +10,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
 
+from exchange_spec import protocol
+
 from .processes import free_port
 
-_FORWARDED = ("Content-Type", "Content-Encoding")
+_FORWARDED = ("Content-Type", "Content-Encoding", *protocol.REQUEST_HEADERS)
 
 
 class BatchGate:

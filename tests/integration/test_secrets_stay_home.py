@@ -204,7 +204,7 @@ def test_no_byte_of_an_excluded_row_reaches_the_collector(
         wait_http(f"http://127.0.0.1:{port}/healthz", 60, collector.log)
         out = run_cli(
             "esup-collector", "agents", "token", "--data-dir", str(cdir),
-            "--department", DEPARTMENT, "--store", store_url,
+            "--department", DEPARTMENT, "--name", "保密测试部门", "--store", store_url,
         ).stdout  # fmt: skip
         token = next(x.split()[1] for x in out.splitlines() if x.startswith("token:"))
         run_cli("esup-agent", "enrol", "-c", str(config), "--token", token)
