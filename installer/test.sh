@@ -10,5 +10,5 @@ bash installer/setup.sh dev
 venv="$here/.venv/bin"
 echo "== ruff (lint)";   "$venv/ruff" check .
 echo "== ruff (format)"; "$venv/ruff" format --check .
-echo "== mypy";          "$venv/mypy" exchange_spec collector/clock
+echo "== mypy";          "$venv/mypy" exchange_spec collector/clock agent
 echo "== pytest";        "$venv/pytest" "$@"

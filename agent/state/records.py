@@ -69,24 +69,28 @@ class OutboxRecord:
     def from_record(cls, record: Mapping[str, Any], *, auto_version: bool = False) -> OutboxRecord:
         """``auto_version``: the record's SJBBH is the mapping's default, not legacy data, so
         the outbox gives a changed record the next version itself."""
-        identity = {
-            "record_type": str(record.get("type", "")),
-            "business_key": business_key(record),
-            "version": version(record),
-            "event_time": event_time(record),
-        }
+        record_type, key = str(record.get("type", "")), business_key(record)
+        data_version, when = version(record), event_time(record)
         if auto_version and "SJBBH" in record:
             parts = canonical_parts(record)
             return cls(
+                record_type,
+                key,
+                data_version,
                 content_hash="",
                 body="",
+                event_time=when,
                 data_hash=hash_canonical(_joined(*parts)),
                 parts=parts,
-                **identity,
             )
         canonical = canonical_bytes(record)  # once: the body and its hash (= content_hash)
         return cls(
-            content_hash=hash_canonical(canonical), body=canonical.decode("utf-8"), **identity
+            record_type,
+            key,
+            data_version,
+            content_hash=hash_canonical(canonical),
+            body=canonical.decode("utf-8"),
+            event_time=when,
         )
 
     @property
@@ -358,9 +362,8 @@ class Records:
         }
 
     def oldest_pending(self) -> str | None:
-        return self.store.query("SELECT min(captured_at) FROM records WHERE state = 'pending'")[0][
-            0
-        ]
+        rows = self.store.query("SELECT min(captured_at) FROM records WHERE state = 'pending'")
+        return str(rows[0][0]) if rows[0][0] is not None else None
 
     def highest_seq(self) -> int | None:
         value = self.store.query("SELECT max(seq) FROM records")[0][0]
