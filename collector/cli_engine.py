@@ -441,6 +441,7 @@ def verdicts_list(
 ) -> None:
     """List stored verdicts (withdrawn and superseded ones are marked, never removed)."""
     from .engine.verdict_view import list_verdicts, verdict_words
+    from .notify.outbox import KIND_ZH
 
     engine = _engine(_settings(**options))
     try:
@@ -456,9 +457,15 @@ def verdicts_list(
         flags = [f for f in ("withdrawn", "superseded", "resolved") if v[f]]
         code = f" {v['code']}" if v["code"] else ""
         note = f" [{', '.join(flags)}]" if flags else ""
+        # Beijing time to the minute, as the bureau reads times; --json keeps the exact instant.
+        issued = (
+            f"{datetime.fromisoformat(v['issued_at']).astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
+            if v["issued_at"]
+            else "-"
+        )
+        kind = f"{KIND_ZH.get(v['kind'], '')} {v['kind']}".strip()
         click.echo(
-            f"{v['id']:>6} {v['issued_at']} {v['department']} {v['case_id'] or '-'} "
-            f"{v['kind']}{code}{note}"
+            f"{v['id']:>6} {issued} {v['department']} {v['case_id'] or '-'} {kind}{code}{note}"
         )
         words = verdict_words(v)
         if words:
