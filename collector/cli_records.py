@@ -66,6 +66,16 @@ def _audited(
     return result
 
 
+def _reading(options: dict[str, Any], read: Callable[[Connection], T]) -> T:
+    """Open the store named by the command's options, read with ``read``, close it."""
+    engine = _engine(_settings(**options))
+    try:
+        with engine.connect() as conn:
+            return read(conn)
+    finally:
+        engine.dispose()
+
+
 def _reason_option(func: F) -> F:
     return click.option("--reason", required=True, help="Why (audited).")(func)
 
@@ -94,10 +104,7 @@ def departments_list(as_json: bool, **options: Any) -> None:
     """List departments with their registered case-number prefixes."""
     from .store.case_prefixes import list_departments
 
-    engine = _engine(_settings(**options))
-    with engine.connect() as conn:
-        rows = list_departments(conn)
-    engine.dispose()
+    rows = _reading(options, list_departments)
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return
@@ -348,12 +355,7 @@ def _record_target(func: F) -> F:
 def _target_key(options: dict[str, Any], sblsh: str, record_type: str, key: str | None) -> str:
     from .store.withdrawals import keys_of_case
 
-    engine = _engine(_settings(**options))
-    try:
-        with engine.connect() as conn:
-            keys = keys_of_case(conn, sblsh, record_type)
-    finally:
-        engine.dispose()
+    keys = _reading(options, lambda conn: keys_of_case(conn, sblsh, record_type))
     return _business_key(sblsh, record_type, key, keys)
 
 
@@ -492,12 +494,9 @@ def records_refused(
     """
     from .store.refusals import refused_records
 
-    engine = _engine(_settings(**options))
-    try:
-        with engine.connect() as conn:
-            rows = refused_records(conn, code=code, department=department, limit=limit)
-    finally:
-        engine.dispose()
+    rows = _reading(
+        options, lambda conn: refused_records(conn, code=code, department=department, limit=limit)
+    )
     if as_json:
         click.echo(json.dumps([r.as_dict() for r in rows], ensure_ascii=False, indent=2))
         return
