@@ -140,7 +140,7 @@ def run(kind: str, batches: int, size: int, profile: bool, steps: bool = False) 
                 if profiler:
                     profiler.enable()
                 for text in texts:
-                    batches_api.ingest_batch(ctx, json.loads(text), "127.0.0.1")
+                    batches_api.ingest_batch(ctx, json.loads(text), "127.0.0.1", sender=None)
                 if profiler:
                     profiler.disable()
             else:

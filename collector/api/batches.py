@@ -82,10 +82,11 @@ def _records_of(
 
 
 def ingest_batch(
-    ctx: AppContext, envelope: Any, remote_addr: str, sender: str | None = None
+    ctx: AppContext, envelope: Any, remote_addr: str, *, sender: str | None
 ) -> dict[str, Any]:
     """Verify and store one batch in ONE transaction; return the signed receipt. ``sender``:
-    the agent the request's signature authenticated."""
+    the agent the request's signature authenticated (None only for callers in this process
+    that hold no request, such as benchmarks and tests)."""
     now = ctx.now()
     with ctx.transaction() as conn:
         verified = verify_envelope(
@@ -139,5 +140,5 @@ async def post_batch(request: Request, ctx: Context) -> dict[str, Any]:
     sender, envelope = await read_signed_json(request, ctx, ctx.settings.max_json_bytes)
     ctx.maybe_sweep_nonces()
     return await run_in_threadpool(
-        ingest_batch, ctx, envelope, client_address(request), sender.agent_id
+        ingest_batch, ctx, envelope, client_address(request), sender=sender.agent_id
     )

@@ -63,13 +63,18 @@ async def enrol(request: Request, ctx: Context) -> dict[str, Any]:
 async def rotate(request: Request, ctx: Context) -> dict[str, Any]:
     """Replace the agent's key: a rotate envelope signed with the current key, carrying the new
     key's proof that the agent holds it (protocol.rotate_manifest)."""
-    _, envelope = await read_signed_json(request, ctx, ENROL_LIMIT)
+    sender, envelope = await read_signed_json(request, ctx, ENROL_LIMIT)
 
     def work() -> dict[str, Any]:
         now = ctx.now()
         with ctx.transaction() as conn:
             verified = verify_envelope(
-                conn, envelope, "rotate", now=now, skew_seconds=ctx.settings.skew_seconds
+                conn,
+                envelope,
+                "rotate",
+                now=now,
+                skew_seconds=ctx.settings.skew_seconds,
+                sender=sender.agent_id,
             )
             new_key = public_key_from(verified.manifest.get("new_public_key"), "new_public_key")
             try:

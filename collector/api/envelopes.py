@@ -72,7 +72,7 @@ def verify_envelope(
     *,
     now: datetime,
     skew_seconds: int,
-    sender: str | None = None,
+    sender: str | None,
 ) -> Verified:
     """Check one envelope inside the request's transaction; the nonce is claimed here.
 

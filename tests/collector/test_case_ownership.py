@@ -273,7 +273,7 @@ def test_two_departments_delivering_a_new_case_at_once_give_it_one_owner(
 
     def deliver(index: int) -> None:
         barrier.wait()
-        answer = ingest_batch(ctx, envelopes[index], "127.0.0.1")
+        answer = ingest_batch(ctx, envelopes[index], "127.0.0.1", sender=None)
         refused[index] = [r["code"] for r in answer["receipt"]["rejected"]]
 
     threads = [threading.Thread(target=deliver, args=(i,)) for i in (0, 1)]

@@ -23,7 +23,7 @@ def test_the_same_batch_sent_twice_at_once_is_stored_once(agent: AgentSide, engi
 
     def deliver(envelope: dict[str, Any]) -> None:
         barrier.wait()
-        answers.append(ingest_batch(ctx, envelope, "127.0.0.1"))
+        answers.append(ingest_batch(ctx, envelope, "127.0.0.1", sender=None))
 
     threads = [threading.Thread(target=deliver, args=(e,)) for e in envelopes]
     for t in threads:

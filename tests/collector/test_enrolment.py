@@ -276,3 +276,17 @@ def audit_entries(engine: Engine, action: str) -> list[Any]:
                 select(audit_log).where(audit_log.c.action == action).order_by(audit_log.c.id)
             )
         )
+
+
+def test_a_rotation_of_another_agent_sent_under_this_agents_request_signature_is_refused(
+    client: TestClient, engine: Engine, agent: AgentSide
+) -> None:
+    """Agent A may not carry B's rotate envelope (B's manifest, signed by B) under A's own
+    request signature, as batches and heartbeats may not."""
+    other = AgentSide(client)
+    assert other.enrol(new_token(engine, "D2")).status_code == 200
+    before = pinned_key_id(engine, other.agent_id)
+    new = Ed25519PrivateKey.generate()
+    response = agent.post("/api/v1/rotate", rotate_envelope(other, new, other.key))
+    assert (response.status_code, response.json()["error"]) == (401, "agent_mismatch")
+    assert pinned_key_id(engine, other.agent_id) == before
