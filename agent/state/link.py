@@ -23,6 +23,8 @@ import sqlite3
 from datetime import datetime, timedelta
 from typing import Any
 
+from exchange_spec import DEFAULT_DATE_BOUNDS
+
 from ..errors import OutboxError
 from .records import Records
 from .store import StateStore
@@ -112,6 +114,14 @@ class CollectorLink:
 
     # -- what we heard ----------------------------------------------------------------------
     def learn_clock(self, sent: datetime, received: datetime, collector: datetime) -> None:
+        # A stale refusal's time is not signed: a collector "time" outside the years any
+        # record may carry (a proxy's 9999-12-31) would make every later signing time
+        # overflow and stop pushes and heartbeats for good. Such a time teaches nothing.
+        if not DEFAULT_DATE_BOUNDS.earliest <= collector.date() <= DEFAULT_DATE_BOUNDS.latest:
+            log.warning(
+                "ignored an implausible collector time %s / 忽略不合理的监察中心时间", collector
+            )
+            return
         self._save(None, clock_offset_seconds=round(clock_offset(sent, received, collector), 3))
 
     def heard_last_seq(self, last_seq: int, conn: sqlite3.Connection | None = None) -> bool:

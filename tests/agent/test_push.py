@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import stat
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -445,3 +445,16 @@ def test_a_heartbeat_moves_new_seqs_above_the_collectors_last(
     fake.sign_receipts_with = Ed25519PrivateKey.generate()
     send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
     assert outbox.link.collector_last_seq == 40
+
+
+def test_an_implausible_collector_time_in_a_stale_refusal_teaches_no_offset(
+    tmp_path: Path,
+) -> None:
+    """A stale refusal's time is not signed: something answering 'stale' with a time in year
+    9999 must not leave an offset that makes every later signing time overflow."""
+    fake = FakeCollector(clock=lambda: datetime(9999, 12, 31, 12, tzinfo=UTC))
+    pusher, outbox, _ = make_pusher(tmp_path, fake)
+    with pytest.raises(PushRefused, match="stale"):
+        send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
+    assert outbox.link.clock_offset is None
+    outbox.link.signing_time(datetime.now(UTC))  # still signs
