@@ -22,7 +22,7 @@ from exchange_spec.schema_store import field_schema
 
 from ..engine import audit
 from ..errors import EnrolmentError
-from .tables import agent_keys, agents, departments, enrol_tokens
+from .tables import agent_keys, agents, backlog_waits, departments, enrol_tokens
 from .timestamps import as_utc
 
 
@@ -435,6 +435,13 @@ def _revoke(conn: Connection, agent: Agent, reason: str, *, now: datetime, actor
         update(agent_keys)
         .where(agent_keys.c.agent_id == agent.agent_id, agent_keys.c.valid_until.is_(None))
         .values(valid_until=now)
+    )
+    # Its open catch-up wait ends here and stays counted against the department's budget:
+    # re-enrolling (which revokes the old agent) must not bring back a full grace window.
+    conn.execute(
+        update(backlog_waits)
+        .where(backlog_waits.c.agent_id == agent.agent_id, backlog_waits.c.ended_at.is_(None))
+        .values(ended_at=now)
     )
     _audit(
         conn,

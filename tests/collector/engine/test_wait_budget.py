@@ -110,3 +110,30 @@ def test_the_bureau_sees_every_wait(client: Any, store_engine: Engine, store_url
     assert [r["ended_at"] is None for r in department["runs"]] == [False, True]
     text = CliRunner().invoke(main, ["departments", "waits", "--store", store_url]).stdout
     assert "现正等待其补传" in text and "仍在补传" in text and "上限 24 小时" in text
+
+
+def test_re_enrolling_does_not_bring_back_the_wait(client: Any, store_engine: Engine) -> None:
+    """The old agent's wait ends when it is revoked (a plain token replaces it) and stays
+    counted: a new agent for the department starts with what is left of the budget."""
+    old = _agent(client, store_engine)
+    old.verified_receipt(old.send([(1, sl("REN-1", SLSJ))], backlog=BEHIND))
+    start = utc_now() + timedelta(minutes=1)
+    _report(store_engine, old, BEHIND, start)
+    new = _agent(client, store_engine)  # revokes the old agent
+    with store_engine.connect() as conn:
+        open_runs = conn.execute(
+            select(func.count())
+            .select_from(backlog_waits)
+            .where(backlog_waits.c.agent_id == old.agent_id, backlog_waits.c.ended_at.is_(None))
+        ).scalar_one()
+    assert open_runs == 0
+    # The old agent's wait was 23 h by the time the new one says it is behind.
+    with store_engine.begin() as conn:
+        conn.execute(
+            backlog_waits.update()
+            .where(backlog_waits.c.agent_id == old.agent_id)
+            .values(started_at=start - timedelta(hours=23), ended_at=start)
+        )
+    _report(store_engine, new, BEHIND, start + timedelta(minutes=1))
+    assert _waiting(store_engine, start + timedelta(minutes=30))
+    assert not _waiting(store_engine, start + timedelta(hours=2))
