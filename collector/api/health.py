@@ -7,16 +7,19 @@ was started on; otherwise 503 with the reason, so a load balancer sends agents e
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
-from alembic.runtime.migration import MigrationContext
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import SQLAlchemyError
 
 from exchange_spec.protocol import error_body
 
+from ..errors import StoreError
+from ..store.migrate import current_revision
 from .context import Context
+
+log = logging.getLogger("esup.collector")
 
 router = APIRouter(tags=["ops"])
 
@@ -35,14 +38,15 @@ def readyz(request: Request, ctx: Context) -> Any:
     """Readiness: the store answers and is at this collector's migration; 503 with a reason."""
     expected = request.app.state.store_revision
     try:
-        with ctx.engine.connect() as conn:
-            revision = MigrationContext.configure(conn).get_current_revision()
-    except SQLAlchemyError as exc:
-        reason = str(exc).splitlines()[0][:300]
+        revision = current_revision(ctx.engine)
+    except StoreError as exc:
+        # The driver's words name the database host and user: the log keeps them, the
+        # unauthenticated answer does not.
+        log.warning("readiness: %s", exc)
         return _unready(
             "store_unavailable",
             "采集中心数据库无法连接，暂不能接收数据",
-            f"the store cannot be reached: {reason}",
+            "the store cannot be reached (the collector's log says why)",
             "check that the database server runs and store_url is right; agents keep their "
             "data and retry",
         )

@@ -64,6 +64,10 @@ def test_postgresql_down_is_store_unavailable(
     client: TestClient, settings: CollectorSettings
 ) -> None:
     make_store_unreachable(client, settings)
-    answer = client.get("/readyz").json()
+    response = client.get("/readyz")
+    answer = response.json()
     assert answer["error"] == "store_unavailable"
     assert "cannot be reached" in answer["message_en"]
+    # An unauthenticated answer names no database host, user or database.
+    database = settings.store_url.rsplit("/", 1)[1]
+    assert database not in response.text and "127.0.0.1" not in response.text
