@@ -69,12 +69,20 @@ def propose_for_case(
 ) -> int:
     """After a record of ``sblsh`` was withdrawn (``cause``): propose withdrawing (or keeping,
     on a changed basis) each of the case's verdicts, judged again on the records left. A case
-    with no records left has nothing to stand on: every verdict is proposed for withdrawal."""
+    with no records left has nothing to stand on: every verdict is proposed for withdrawal.
+    A verdict already proposed for the same cause (the record withdrawn, restored and withdrawn
+    again) keeps that proposal."""
+    proposed = select(reassessment_proposals.c.verdict_id).where(
+        reassessment_proposals.c.cause == cause,
+        reassessment_proposals.c.calendar_version == int(calendar.version),
+        reassessment_proposals.c.rule_version == rules.version,
+    )
     rows = conn.execute(
         select(verdicts)
         .where(
             verdicts.c.sblsh == sblsh,
             verdicts.c.id.not_in(select(verdict_withdrawals.c.verdict_id)),
+            verdicts.c.id.not_in(proposed),
         )
         .order_by(verdicts.c.id)
     ).all()

@@ -290,3 +290,18 @@ def test_a_withdrawn_record_can_be_restored_and_counts_again(
     ]
     again = run(store_url, "records", "restore", "Q-1", "BJ", "--reason", "x")
     assert again.exit_code == 1 and "has no withdrawn version" in again.output
+
+
+def test_a_record_withdrawn_restored_and_withdrawn_again_keeps_its_first_proposals(
+    client: Any, engine: Engine, store_url: str
+) -> None:
+    agent = _agent(client, engine, B)
+    agent.verified_receipt(agent.send([(1, sx()), (2, sl("W-2", OVERDUE))]))
+    run_sweep(engine, mode="full", workers=1)
+    assert [kind for _, kind in _cards(engine, "W-2")] == ["red"]
+    for command in ("withdraw", "restore", "withdraw"):
+        done = run(store_url, "records", command, "W-2", "SL", "--reason", "核实中")
+        assert done.exit_code == 0, done.output
+    with engine.connect() as conn:
+        proposed = conn.execute(select(reassessment_proposals.c.verdict_id)).scalars().all()
+    assert len(proposed) == len(set(proposed)) == 2  # the red card and the late report
