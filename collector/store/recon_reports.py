@@ -57,8 +57,10 @@ def keep_reports(
     for record in records:
         department, record_type = str(record["BMBM"]), str(record["RECORD_TYPE"])
         day = date.fromisoformat(str(record["DAY"]))
+        # A count is never newer than its arrival: a COUNTED_AT in the future (an agent's
+        # wrong clock, a forged value) would otherwise shut out every later count of that day.
         counted_at = (
-            as_utc(datetime.fromisoformat(record["COUNTED_AT"]))
+            min(as_utc(datetime.fromisoformat(record["COUNTED_AT"])), now)
             if record.get("COUNTED_AT")
             else now
         )

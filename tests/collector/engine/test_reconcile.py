@@ -4,6 +4,7 @@ PostgreSQL."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from click.testing import CliRunner
@@ -243,3 +244,21 @@ def test_a_count_for_another_department_is_refused_and_kept_as_invalid(
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(recon_reports)).scalar() == 0
     assert disagreements(engine) == []
+
+
+def test_a_count_dated_in_the_future_does_not_shut_out_later_counts(
+    engine: Engine, agent: AgentSide
+) -> None:
+    """A COUNTED_AT in year 2099 (an agent's wrong clock) is taken as its arrival time, so
+    the next real count of the day still replaces it and resolves the disagreement."""
+    sender = Sender(agent)
+    records = cases(1, 3)
+    sender.send(records[0])
+    sender.send(recon(keys(records), counted_at="2099-12-31T10:00:00+08:00"))
+    run_sweep(engine)
+    [verdict] = disagreements(engine)
+    sender.send(*records[1:])
+    sender.send(recon(keys(records), counted_at=datetime.now(UTC).isoformat()))
+    run_sweep(engine, mode="dirty")
+    [after] = disagreements(engine)
+    assert after["id"] == verdict["id"] and after["resolved"]
