@@ -41,6 +41,7 @@ class Key:
     default: Any
     doc: str
     minimum: float | None = None
+    maximum: float | None = None
 
 
 SECTIONS: dict[str, tuple[Key, ...]] = {
@@ -84,7 +85,8 @@ SECTIONS: dict[str, tuple[Key, ...]] = {
     "reconcile": (
         Key("enabled", bool, True, "count the legacy rows per day and send RECON records"),
         Key("interval_minutes", float, 60.0, "pause between passes (one runs at start)", 1),
-        Key("days", int, 7, "days counted: today and the days before it", 1),
+        # Each pass reads these days again every interval: a quarter at most.
+        Key("days", int, 7, "days counted: today and the days before it", 1, 92),
     ),
 }
 #: Top-level names besides SECTIONS; ``sources`` is an array of tables.
@@ -125,6 +127,11 @@ def _typed(where: str, path: str, key: Key, value: Any) -> Any:
         raise ConfigError(
             f"{where}: '{path}' must be at least {key.minimum}, got {value!r} / "
             f"配置项 '{path}' 不得小于 {key.minimum}"
+        )
+    if key.maximum is not None and value > key.maximum:
+        raise ConfigError(
+            f"{where}: '{path}' must be at most {key.maximum}, got {value!r} / "
+            f"配置项 '{path}' 不得大于 {key.maximum}"
         )
     return value
 

@@ -80,6 +80,8 @@ def test_unknown_sections_and_source_keys_are_refused(tmp_path: Path) -> None:
         (("https://collector.test", "http://collector.example.cn"), "Fix: use https://"),
         (("https://collector.test", "ftp://x"), "must look like https://"),
         (("enabled = false", 'listen = "9464"'), "metrics.listen"),
+        # a year 4700 window overflowed every hourly reconciliation pass
+        (("[outbox]", "[reconcile]\ndays = 1000000\n\n[outbox]"), "at most 92"),
     ],
 )
 def test_wrong_values_are_explained(tmp_path: Path, change: tuple[str, str], words: str) -> None:
