@@ -300,6 +300,9 @@ class Pusher:
         """Send pending batches until none is left, one fails, or ``max_batches`` went."""
         outcome = PushOutcome()
         if self.link.stopped:
+            # A new enrolment or key rotation (another process) clears the stop on disk.
+            self.link.reload_quietly()
+        if self.link.stopped:
             outcome.stopped = True
             outcome.error = self.link.stopped
             # Still loud (logged at each look), but not every tick.

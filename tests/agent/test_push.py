@@ -458,3 +458,21 @@ def test_an_implausible_collector_time_in_a_stale_refusal_teaches_no_offset(
         send_heartbeat(outbox, pusher.keys, pusher.enrolment, pusher.client)
     assert outbox.link.clock_offset is None
     outbox.link.signing_time(datetime.now(UTC))  # still signs
+
+
+def test_a_stopped_agent_resumes_once_another_process_clears_the_stop(
+    tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    """`esup-agent enrol` or `rotate-key` clears the stop in the state file from another
+    process; the running agent sees it at its next look, without a restart."""
+    fake = FakeCollector()
+    pusher, outbox, clock = make_pusher(tmp_path, fake)
+    fill(outbox, records[:2])
+    fake.revoked.add(pusher.enrolment.agent_id)
+    assert pusher.push().stopped
+    fake.revoked.clear()
+    with Outbox(tmp_path / "state" / "outbox.sqlite3") as other:  # the enrol command's
+        other.link.resume()
+    clock.now += 10_000
+    outcome = pusher.tick()
+    assert outcome is not None and not outcome.stopped and outcome.delivered == 2
