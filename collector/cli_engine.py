@@ -442,6 +442,7 @@ def verdicts_list(
     """List stored verdicts (withdrawn and superseded ones are marked, never removed)."""
     from .engine.verdict_view import list_verdicts, verdict_words
     from .notify.outbox import KIND_ZH
+    from .store.timestamps import beijing_minute
 
     engine = _engine(_settings(**options))
     try:
@@ -458,11 +459,7 @@ def verdicts_list(
         code = f" {v['code']}" if v["code"] else ""
         note = f" [{', '.join(flags)}]" if flags else ""
         # Beijing time to the minute, as the bureau reads times; --json keeps the exact instant.
-        issued = (
-            f"{datetime.fromisoformat(v['issued_at']).astimezone(SHANGHAI):%Y-%m-%d %H:%M}"
-            if v["issued_at"]
-            else "-"
-        )
+        issued = beijing_minute(datetime.fromisoformat(v["issued_at"]) if v["issued_at"] else None)
         kind = f"{KIND_ZH.get(v['kind'], '')} {v['kind']}".strip()
         click.echo(
             f"{v['id']:>6} {issued} {v['department']} {v['case_id'] or '-'} {kind}{code}{note}"

@@ -21,9 +21,8 @@ from exchange_spec.records import KEY_FIELDS
 
 from .cli import _engine, _settings, _speaks, _store_options
 from .cli_engine import _actor, _by_option, _load_rules, _rules_option, case
-from .clock import SHANGHAI
 from .errors import OperatorError
-from .store.timestamps import utc_now
+from .store.timestamps import beijing_minute, utc_now
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
@@ -180,10 +179,6 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment else None
 
 
-def _beijing(moment: datetime) -> str:
-    return moment.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
-
-
 @departments.command("waits")
 @_store_options
 @_rules_option
@@ -258,7 +253,7 @@ def departments_waits(
     for d in departments_seen:
         until = granted[d].until if d in granted else None
         if until is not None:
-            state = f"现正等待其补传，最迟至 {_beijing(until)}"
+            state = f"现正等待其补传，最迟至 {beijing_minute(until)}"
         elif d in open_since:
             state = "仍在补传，但等待额度已用完，办件照常评估"
         else:
@@ -270,14 +265,13 @@ def departments_waits(
         for w in runs:
             if w.department == d:
                 end = (
-                    _beijing(w.ended_at)
+                    beijing_minute(w.ended_at)
                     if w.ended_at
                     else ("仍在补传" if w.agent_active else "采集端已吊销")
                 )
                 took = (w.ended_at or now) - w.started_at
-                click.echo(
-                    f"  {_beijing(w.started_at)} 至 {end}（{_hours(took)} 小时）采集端 {w.agent_id}"
-                )
+                start = beijing_minute(w.started_at)
+                click.echo(f"  {start} 至 {end}（{_hours(took)} 小时）采集端 {w.agent_id}")
 
 
 # -- case move -------------------------------------------------------------------------------
@@ -503,7 +497,7 @@ def records_refused(
     if not rows:
         click.echo("没有被拒收的记录 / no refused records")
     for r in rows:
-        when = r.received_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+        when = beijing_minute(r.received_at)
         what = f"{r.record_type or '?'} {r.sblsh or ''}".strip()
         click.echo(f"{when}  {r.department or '-'}  {what}  （来源 {r.source}，序号 {r.seq}）")
         for p in r.problems:

@@ -16,6 +16,7 @@ from exchange_spec.errors import ProtocolError
 from ..errors import AgentRevoked, IngestRefused
 from ..store import enrolment, evidence
 from ..store.enrolment import Agent
+from ..store.timestamps import beijing_minute
 from .bodies import malformed as malformed  # the handlers' one way to say "malformed"
 
 
@@ -107,9 +108,11 @@ def verify_envelope(
         raise AgentRevoked(
             agent_id,
             manifest,
-            f"采集端 {agent_id} 已于 {agent.revoked_at} 被吊销（{agent.revoked_reason}），"
+            f"采集端 {agent_id} 已于 {beijing_minute(agent.revoked_at)} 被吊销"
+            f"（{agent.revoked_reason}），"
             "数据不予接收",
-            f"agent {agent_id} was revoked at {agent.revoked_at} ({agent.revoked_reason}); "
+            f"agent {agent_id} was revoked at {beijing_minute(agent.revoked_at)} Beijing time "
+            f"({agent.revoked_reason}); "
             "nothing it sends is accepted",
         )
     try:

@@ -23,7 +23,7 @@ from exchange_spec.schema_store import field_schema
 from ..engine import audit
 from ..errors import EnrolmentError
 from .tables import agent_keys, agents, backlog_waits, departments, enrol_tokens
-from .timestamps import as_utc
+from .timestamps import as_utc, beijing_minute
 
 
 @dataclass(frozen=True)
@@ -417,8 +417,10 @@ def revoke(
     if agent.status != "active":
         raise EnrolmentError(
             "already_revoked",
-            f"采集端 {agent_id} 已于 {agent.revoked_at} 被吊销（{agent.revoked_reason}）",
-            f"agent {agent_id} was already revoked at {agent.revoked_at} ({agent.revoked_reason})",
+            f"采集端 {agent_id} 已于 {beijing_minute(agent.revoked_at)} 被吊销"
+            f"（{agent.revoked_reason}）",
+            f"agent {agent_id} was already revoked at {beijing_minute(agent.revoked_at)} Beijing "
+            f"time ({agent.revoked_reason})",
             "nothing to do; esup-collector agents list shows every agent's status",
             status=409,
         )
