@@ -17,7 +17,7 @@ import click
 from sqlalchemy.exc import SQLAlchemyError
 
 from . import __version__
-from .errors import CollectorError, EnrolmentError, IngestRefused
+from .errors import CollectorError, EnrolmentError, IngestRefused, OperatorError
 from .settings import CollectorSettings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -63,7 +63,7 @@ def _speaks(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
-        except (IngestRefused, EnrolmentError) as exc:
+        except (IngestRefused, EnrolmentError, OperatorError) as exc:
             hint = f"\n  hint: {exc.hint}" if exc.hint else ""
             raise click.ClickException(f"{exc.message_en}\n  {exc.message_zh}{hint}") from exc
         except CollectorError as exc:

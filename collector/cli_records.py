@@ -7,7 +7,6 @@ the audit chain (collector/engine/audit.py).
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,20 +25,6 @@ from .store.timestamps import beijing_minute, utc_now
 
 F = TypeVar("F", bound=Callable[..., Any])
 T = TypeVar("T")
-
-
-def _speaks_zh(func: F) -> F:
-    """An operator error in both languages with its fix; everything else as `_speaks` does."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except OperatorError as exc:
-            hint = f"\n  hint: {exc.hint}" if exc.hint else ""
-            raise click.ClickException(f"{exc.message_en}\n  {exc.message_zh}{hint}") from exc
-
-    return _speaks(wrapper)  # type: ignore[return-value]
 
 
 def _audited(
@@ -98,7 +83,7 @@ def departments() -> None:
 @departments.command("list")
 @_store_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-@_speaks_zh
+@_speaks
 def departments_list(as_json: bool, **options: Any) -> None:
     """List departments with their registered case-number prefixes."""
     from .store.case_prefixes import list_departments
@@ -120,7 +105,7 @@ def departments_list(as_json: bool, **options: Any) -> None:
 @click.argument("department")
 @click.argument("prefix")
 @click.option("--name", default="", help="Department name, kept with its code.")
-@_speaks_zh
+@_speaks
 def departments_add_prefix(
     department: str, prefix: str, name: str, actor: str | None, **options: Any
 ) -> None:
@@ -156,7 +141,7 @@ def departments_add_prefix(
 @_reason_option
 @click.argument("department")
 @click.argument("prefix")
-@_speaks_zh
+@_speaks
 def departments_remove_prefix(
     department: str, prefix: str, reason: str, actor: str | None, **options: Any
 ) -> None:
@@ -189,7 +174,7 @@ def _iso(moment: datetime | None) -> str | None:
     help="Look back this many hours (default: the budget window, 24 h + the grace window).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
-@_speaks_zh
+@_speaks
 def departments_waits(
     department: str | None, hours: int | None, rules_file: Any, as_json: bool, **options: Any
 ) -> None:
@@ -281,7 +266,7 @@ def departments_waits(
 @_reason_option
 @click.argument("sblsh")
 @click.option("--to", "to", required=True, help="Department code (BMBM) the case goes to.")
-@_speaks_zh
+@_speaks
 def case_move(sblsh: str, to: str, reason: str, actor: str | None, **options: Any) -> None:
     """Move case SBLSH to another department (audited); the ingest never does this.
 
@@ -360,7 +345,7 @@ def _target_key(options: dict[str, Any], sblsh: str, record_type: str, key: str 
 @_reason_option
 @_record_target
 @click.option("--json", "as_json", is_flag=True, help="Print the outcome as JSON.")
-@_speaks_zh
+@_speaks
 def records_withdraw(
     sblsh: str,
     record_type: str,
@@ -435,7 +420,7 @@ def records_withdraw(
 @_by_option
 @_reason_option
 @_record_target
-@_speaks_zh
+@_speaks
 def records_restore(
     sblsh: str,
     record_type: str,
@@ -473,7 +458,7 @@ def records_restore(
 @click.option("--department", help="Only records sent for this department.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 10000))
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (with reason codes).")
-@_speaks_zh
+@_speaks
 def records_refused(
     code: str | None, department: str | None, limit: int, as_json: bool, **options: Any
 ) -> None:

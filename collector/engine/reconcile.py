@@ -129,7 +129,7 @@ def _resolve(conn: Connection, at: datetime) -> int:
                 verdict_id=r.open_verdict_id,
                 resolved_at=at,
                 reason=(
-                    f"已对平：{r.day} 的 {r.record_type} 双方均为 {r.held_count} 条 / "
+                    f"已对平：{r.day} 的{type_zh(r.record_type)}记录双方均为 {r.held_count} 条 / "
                     f"counts agree again: {r.held_count} {r.record_type} on {r.day} on both sides"
                 ),
                 details=details,

@@ -37,7 +37,10 @@ def reason(case: CaseInput, error: BaseException) -> tuple[str, str]:
     """(Chinese, English) words for the bureau: which case, why, and what to do."""
     found = _spec_problems(case)
     head_zh = f"办件 {case.sblsh} 无法计算时限和判定,其他办件照常评估"
-    head_en = f"case {case.sblsh} cannot be evaluated (clock and verdicts); the others are"
+    head_en = (
+        f"case {case.sblsh} cannot be evaluated (clock and verdicts); the others are evaluated "
+        "as usual"
+    )
     if found:
         rtype, message_zh, message_en = found[0]
         more_zh = f"(另有 {len(found) - 1} 处问题)" if len(found) > 1 else ""
