@@ -224,14 +224,15 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
 def _echo_quarantined(items: list[Any]) -> None:
     """Each quarantined sample row with its reasons, bounded."""
     for item in items[:QUARANTINE_ROWS_SHOWN]:
-        click.echo(f"    FAILED: {item.row_key} would be quarantined:", err=True)
+        click.echo(f"    FAILED: {item.row_key} would be quarantined / 该样本行将被隔离:", err=True)
         problems = item.problems or [{"message_en": item.reason}]
         for p in problems[:PROBLEMS_SHOWN]:
             zh = p.get("message_zh", "")
             text = f"{p.get('path', '')}: {p.get('message_en', '')}" + (f" / {zh}" if zh else "")
             click.echo(f"      {text}", err=True)
         if len(problems) > PROBLEMS_SHOWN:
-            click.echo(f"      ... and {len(problems) - PROBLEMS_SHOWN} more problem(s)", err=True)
+            more = len(problems) - PROBLEMS_SHOWN
+            click.echo(f"      ... and {more} more problem(s) / 另有 {more} 个问题", err=True)
     if len(items) > QUARANTINE_ROWS_SHOWN:
         click.echo(
             f"    ... and {len(items) - QUARANTINE_ROWS_SHOWN} more row(s) / 另有 "

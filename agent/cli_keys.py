@@ -35,7 +35,7 @@ def _rotate_key(config_path: Path) -> None:
         outbox.link.resume()  # a refusal for the old key no longer applies
     click.echo(
         f"agent {enrolment.agent_id} now signs with key {new_key_id}; start the agent service "
-        f"again / 密钥已更换为 {new_key_id}，请重新启动采集服务"
+        "again / 密钥已更换，请重新启动采集服务"
     )
 
 

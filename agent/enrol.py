@@ -115,7 +115,10 @@ def rotate_key(client: httpx.Client, keys: AgentKeys) -> str:
         answer = _ask_rotate(client, enrolment.agent_id, pending, signer=keys)
     except PushRefused as exc:
         if exc.code != "bad_signature":
-            raise EnrolError(f"the collector refused the key rotation: {exc}") from exc
+            raise EnrolError(
+                f"the collector refused the key rotation: {exc} / "
+                "监察中心拒绝更换密钥，本机密钥未变"
+            ) from exc
         # A rotation whose answer was lost leaves the collector holding the pending key:
         # asking again signed with that key is a no-op that says so.
         try:
@@ -127,7 +130,10 @@ def rotate_key(client: httpx.Client, keys: AgentKeys) -> str:
                 "监察中心不接受本机密钥，请使用新令牌重新注册"
             ) from again
     if not isinstance(answer, dict) or answer.get("key_id") != pending.key_id:
-        raise EnrolError(f"the collector's rotation answer is not for key {pending.key_id}")
+        raise EnrolError(
+            f"the collector's rotation answer is not for key {pending.key_id}; nothing changed, "
+            "run the command again / 监察中心的应答与新密钥不符，本机密钥未变，请重新执行"
+        )
     _install(pending, keys)
     return pending.key_id
 
@@ -141,7 +147,7 @@ def _ask_rotate(
         client,
         ROTATE_PATH,
         envelope,
-        "key rotation failed, nothing changed",
+        "key rotation failed, nothing changed / 密钥更换失败，本机密钥未变",
         signing_key=signer.private_key,
     )
 

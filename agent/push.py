@@ -269,14 +269,15 @@ class Pusher:
     def _tell(self, receipt: ReceiptResult, settled: Settled) -> None:
         """A record refused or sent again is never silent: one line per batch."""
         if settled.rejected:
-            seq, code, reason = (receipt.rejected or receipt.conflicts)[0]
+            seq, _, reason = (receipt.rejected or receipt.conflicts)[0]
             log.warning(
-                "the collector rejected %d record(s) of this batch, e.g. seq %d (%s): %s; kept "
-                "in the outbox as rejected, `esup-agent status` lists them / 记录被监察中心拒收",
+                "the collector rejected %d record(s) of this batch, e.g. seq %d: %s; kept in "
+                "the outbox as rejected, `esup-agent status` lists them / 本批 %d 条记录被监察"
+                "中心拒收，已保留，`esup-agent status` 可查看",
                 settled.rejected,
                 seq,
-                code,
                 reason,
+                settled.rejected,
             )
         if settled.reversioned:
             log.warning(

@@ -166,7 +166,11 @@ class Agent:
             log.error("push: %s", outcome.error)
         elif outcome is not None and outcome.batches:
             log.info(
-                "push: %d batch(es), %d delivered, %d rejected",
+                "push: %d batch(es), %d delivered, %d rejected / "
+                "上报 %d 批，送达 %d 条，拒收 %d 条",
+                outcome.batches,
+                outcome.delivered,
+                outcome.rejected,
                 outcome.batches,
                 outcome.delivered,
                 outcome.rejected,
@@ -291,13 +295,14 @@ def log_poll(source: str, reports: list[TableReport]) -> None:
         return
     log.info(
         "poll %s: %d new record(s) (%d rows read, %d already captured, %d quarantined, "
-        "%d excluded)",
+        "%d excluded) / 采集到 %d 条新记录",
         source,
         added,
         sum(r.rows for r in reports),
         sum(r.duplicates for r in reports),
         sum(r.quarantined for r in reports),
         sum(r.excluded for r in reports),
+        added,
     )
 
 

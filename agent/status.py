@@ -66,7 +66,8 @@ def render(status: dict[str, Any], *, agent_id: str | None = None) -> str:
     if renumbered:
         lines.append(
             f"sent again under new numbers / 改号重发: {renumbered} records (the collector "
-            "already held their sequence numbers: state directory restored from a backup?)"
+            "already held their sequence numbers: state directory restored from a backup? / "
+            "监察中心已有这些序号，状态目录可能从备份恢复)"
         )
     lines.extend(reconcile_lines(status.get("reconcile")))
     lines.append("")
