@@ -224,7 +224,7 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
 def _echo_quarantined(items: list[Any]) -> None:
     """Each quarantined sample row with its reasons, bounded."""
     for item in items[:QUARANTINE_ROWS_SHOWN]:
-        click.echo(f"    FAILED: {item.row_key} would be quarantined / 该样本行将被隔离:", err=True)
+        click.echo(f"    FAILED: {item.row_key} would be quarantined: 该样本行将被隔离", err=True)
         problems = item.problems or [{"message_en": item.reason}]
         for p in problems[:PROBLEMS_SHOWN]:
             zh = p.get("message_zh", "")
