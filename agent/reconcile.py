@@ -155,8 +155,10 @@ class _Pass:
             for chunk in chunks:
                 if pipeline.stop.is_set():
                     raise _Stopped()
-                behind = [row for row in chunk.rows if line.behind(row)]
-                ahead = [row for row in chunk.rows if not line.behind(row)]
+                behind: list[dict[str, Any]] = []
+                ahead: list[dict[str, Any]] = []
+                for row in chunk.rows:  # one test per row: it parses the row's change time
+                    (behind if line.behind(row) else ahead).append(row)
                 self.capture(pipeline, table, behind, ahead)
         finally:
             if isinstance(chunks, Generator):
@@ -176,7 +178,7 @@ class _Pass:
         name, key = pipeline.settings.name, table_key(table)
         lost = map_chunk(name, table, behind, pipeline.mapper)
         coming = map_chunk(name, table, ahead, pipeline.mapper)
-        zone = ZoneInfo(pipeline.settings.timezone)
+        zone = ZoneInfo(pipeline.settings.timezone)  # ZoneInfo caches its instances
         self.tally(lost, table, zone)
         self.tally(coming, table, zone)
         self.outbox.check_room()
