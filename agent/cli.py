@@ -159,6 +159,7 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
     from .config import password_exposure
     from .mapping import Mapping
     from .pipeline import map_chunk
+    from .preflight import exclusion_gaps
     from .signing import HMAC_KEY_FILE, AgentKeys, state_dir_exposure
     from .sources import OdbcSource
 
@@ -185,13 +186,10 @@ def check(config_path: Path, sample: int, offline: bool) -> None:
             with OdbcSource(settings) as source:
                 now = source.database_now()
                 click.echo(f"source {settings.name}: reachable, database time {now}")
+                for gap in exclusion_gaps(source, settings, mapping):
+                    failures += 1
+                    click.echo(f"  FAILED: {gap}", err=True)
                 for table in settings.tables:
-                    where = f"source {settings.name!r}, table {table.label}"
-                    for gap in mapping.missing_exclusion_columns(
-                        table.record_type, source.columns(table), where
-                    ):
-                        failures += 1
-                        click.echo(f"  FAILED: {gap}", err=True)
                     rows = source.sample(table, sample)
                     mapped = map_chunk(settings.name, table, rows, mapping)
                     click.echo(
