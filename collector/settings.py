@@ -7,6 +7,7 @@ a :class:`~collector.errors.SettingsError` naming the setting and how to fix it.
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from collections.abc import Mapping
@@ -77,7 +78,7 @@ class CollectorSettings:
     record_dates_from: str = "2000-01-01"
     record_dates_to: str = "2100-12-31"
 
-    @property
+    @functools.cached_property  # read for every batch; the settings never change
     def date_bounds(self) -> DateBounds:
         """The record date bounds as exchange_spec validates with them."""
         return DateBounds.parse(self.record_dates_from, self.record_dates_to)
